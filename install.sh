@@ -57,8 +57,14 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.
 fi
 extra=""; [ "$dev" = 1 ] && extra="[dev]"
 say "installing git-hf-agent${extra} into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip </dev/null >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" </dev/null
+log=.venv/install.log
+pip_install() {
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" </dev/null >>"$log" 2>&1 || {
+    tail -n 30 "$log" >&2; die "pip install $* failed (full log: $log); check your network access to the package index and re-run"; }
+}
+: >"$log"
+pip_install --upgrade pip
+pip_install -e ".${extra}"
 
 # --- put the commands on PATH -------------------------------------------------
 if [ "$(id -u)" = 0 ] && [ -w /usr/local/bin ]; then bindir=/usr/local/bin; else bindir="$HOME/.local/bin"; fi
