@@ -1,0 +1,118 @@
+"""The Hub's JSON API as ``git hf`` uses it: huggingface_hub's ``HfApi`` plus one error mapping.
+
+Every call goes through huggingface_hub (so it behaves exactly like the Hub's own
+client) and every failure leaves this module as an :class:`HfError` whose fix
+names the next step: no token, token rejected, repo exists, endpoint unreachable.
+huggingface_hub is imported lazily: ``git hf credential`` and the agent never pay for it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+from git_hf_agent import hubconf
+from git_hf_agent.errors import HfError
+from git_hf_agent.hubconf import RepoId
+from git_hf_agent.redact import redact_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from huggingface_hub import HfApi
+
+LOGIN_FIX = "run `hf auth login` (or set HF_TOKEN) with a token that has write access"
+
+
+def client(endpoint: str | None = None, token: str | None = None) -> "HfApi":
+    """An ``HfApi`` bound to ``endpoint`` (default: HF_ENDPOINT or huggingface.co) and ``token``.
+
+    ``token=None`` means the configured token (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file);
+    when none is configured the client is anonymous (it never falls back to other sources).
+    """
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hubconf.endpoint(endpoint), token=token or hubconf.token() or False,
+                 library_name="git-hf-agent")
+
+
+def require_token(token: str | None = None) -> str:
+    """The token to write with, or an :class:`HfError` telling the user how to log in."""
+    value = token or hubconf.token()
+    if not value:
+        raise HfError(
+            f"no Hugging Face token found (HF_TOKEN, HUGGING_FACE_HUB_TOKEN or {hubconf.token_path()})",
+            LOGIN_FIX,
+        )
+    return value
+
+
+def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None = None,
+                private: bool = False, exist_ok: bool = False) -> str:
+    """Create ``repo`` on the Hub and return its git URL; HfError on failure (409 unless ``exist_ok``)."""
+    base = hubconf.endpoint(endpoint)
+    secret = require_token(token)
+    with hub_errors(base, repo, secret):
+        client(base, secret).create_repo(
+            repo.repo_id, repo_type=repo.type, private=private, exist_ok=exist_ok, token=secret,
+        )
+    return repo.git_url(base)
+
+
+def whoami(*, endpoint: str | None = None, token: str | None = None) -> dict:
+    """The Hub's ``/api/whoami-v2`` answer for the token (``name`` is the user); HfError on failure."""
+    base = hubconf.endpoint(endpoint)
+    secret = require_token(token)
+    with hub_errors(base, None, secret):
+        return client(base, secret).whoami(token=secret)
+
+
+@contextmanager
+def hub_errors(base: str, repo: RepoId | None, secret: str | None = None) -> Iterator[None]:
+    """Translate huggingface_hub and transport exceptions raised inside into :class:`HfError`."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except HfHubHTTPError as exc:
+        raise _http_error(exc, base, repo, secret) from None
+    except Exception as exc:  # transport errors of whatever HTTP library huggingface_hub uses
+        if not _is_network_error(exc):
+            raise
+        raise HfError(
+            f"cannot reach the Hub at {base}: {redact_text(str(exc), secret or '')}",
+            "check the network and the endpoint (--endpoint or HF_ENDPOINT), then retry",
+        ) from None
+
+
+def _http_error(exc, base: str, repo: RepoId | None, secret: str | None) -> HfError:
+    """One place mapping a Hub HTTP status to a message and its fix."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    server = redact_text((getattr(exc, "server_message", None) or _body(response) or str(exc))[:500], secret or "")
+    what = f"{repo.path} on {base}" if repo else base
+    if status == 409:
+        return HfError(f"{what} already exists", "pass --exist-ok to use the existing repo")
+    if status == 401:
+        return HfError(f"the Hub at {base} rejected the token (401): {server}", LOGIN_FIX)
+    if status == 403:
+        return HfError(
+            f"the token may not do this on {what} (403): {server}",
+            "use a token with write access to that namespace (https://huggingface.co/settings/tokens)",
+        )
+    if status == 404:
+        return HfError(f"{what} not found (404): {server}", "check the repo id, its type (--type) and the endpoint")
+    return HfError(f"the Hub at {base} answered {status}: {server}", "retry later; if it persists, check the Hub's status page")
+
+
+def _body(response) -> str:
+    try:
+        return response.text if response is not None else ""
+    except Exception:  # noqa: BLE001 - a streamed or closed body has no text; the status still says enough
+        return ""
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """True for connection refused/reset, DNS and timeout errors of any HTTP library."""
+    if isinstance(exc, OSError):
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"TransportError", "RequestError", "ConnectionError", "Timeout", "TimeoutException"})

@@ -1,0 +1,276 @@
+"""What ``git hf init`` does: make a repo (or the user's global config) push to the Hub well.
+
+:func:`configure` plans every change first, then applies it (or not, for ``--dry-run``),
+and returns one human sentence per change, so a second run returns ``[]``
+("already configured"). Only keys it owns are touched:
+
+- ``git lfs install`` (filters, and the pre-push hook in a repo);
+- the agent: ``lfs.customtransfer.multipart.{path,args,concurrent,direction}``,
+  replacing a ``huggingface-cli``/``hf lfs-enable-largefiles`` registration
+  (whose command no longer exists) and git-lfs-ignored mixed-case spellings;
+- ``lfs.<endpoint>/.locksverify=false``: the Hub has no locking API; the
+  trailing-slash URL form matches every repo below the endpoint (git-lfs
+  ``config/url_config.go`` tries ``<host>/<path prefix>/`` and ``<host>/``);
+- ``credential.<scheme://host>.helper``: an empty entry (drops helpers inherited
+  for that host only, so a stale stored password cannot shadow the token) then
+  ``git hf credential``; other hosts keep their helpers;
+- the Hub's usual LFS patterns appended to ``.gitattributes`` when missing.
+
+Details and rationale for each key: docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from git_hf_agent import hubconf
+from git_hf_agent.errors import HfError
+from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
+
+AGENT = "lfs.customtransfer.multipart"
+AGENT_KEYS = ("path", "args", "concurrent", "direction")
+# Commands whose `lfs-enable-largefiles` registered themselves as the multipart agent.
+OLD_AGENT_COMMANDS = ("huggingface-cli", "hf", "transformers-cli")
+OLD_AGENT_ARGS = "lfs-multipart-upload"
+LFS_ATTRS = "filter=lfs diff=lfs merge=lfs -text"
+# The Hub's default .gitattributes for new repos, plus formats common on the Hub since.
+HUB_LFS_PATTERNS = (
+    "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gguf", "*.gz", "*.h5", "*.joblib",
+    "*.lfs.*", "*.lz4", "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot",
+    "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors",
+    "saved_model/**/*", "*.tar", "*.tar.*", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip",
+    "*.zst", "*tfevents*",
+)
+GITATTRIBUTES_HEADER = "# Large-file patterns the Hub stores with LFS (added by `git hf init`)"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned change: what to tell the user, and how to make it."""
+
+    description: str
+    apply: Callable[[], None]
+
+
+def configure(path: Path | None = None, *, global_: bool = False, endpoint: str | None = None,
+              parallel: int | None = None, dry_run: bool = False) -> list[str]:
+    """Configure ``path``'s repo (or the global config) for the Hub; return the changes (made or planned).
+
+    An empty list means everything was already configured. Raises HfError outside
+    a repository without ``global_``, or when git-lfs or the agent is not installed.
+    """
+    if parallel is not None and parallel < 1:
+        raise HfError(f"--parallel must be at least 1, not {parallel}", "pass --parallel 8 (the default) or more")
+    base = hubconf.endpoint(endpoint)
+    _check_endpoint(base)
+    repo = None if global_ else _require_repo(path)
+    config = GitConfig("global") if global_ else GitConfig("local", cwd=repo.worktree or repo.git_dir)
+    plan = [
+        *lfs_install_changes(config, repo),
+        *agent_changes(config, parallel),
+        *locksverify_changes(config, base),
+        *credential_changes(config, base),
+        *(gitattributes_changes(repo.worktree) if repo and repo.worktree else []),
+    ]
+    if not dry_run:
+        for change in plan:
+            change.apply()
+    return [change.description for change in plan]
+
+
+def _check_endpoint(base: str) -> None:
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise HfError(f"invalid Hub endpoint {base!r}", "pass an http(s) URL, e.g. --endpoint https://huggingface.co")
+
+
+def _require_repo(path: Path | None) -> Repo:
+    repo = find_repo(path)
+    if repo is None:
+        where = Path(path or ".").resolve()
+        raise HfError(
+            f"{where} is not inside a git repository",
+            "run it inside a clone (`git hf clone REPO_ID`), `git init` first, or use `git hf init --global`",
+        )
+    return repo
+
+
+def installed_command(name: str) -> str:
+    """Absolute path of console script ``name``: next to this Python first (same install), else on PATH."""
+    sibling = Path(os.path.abspath(os.path.dirname(sys.executable))) / name
+    if sibling.is_file() and os.access(sibling, os.X_OK):
+        return str(sibling)
+    found = shutil.which(name)
+    if found:
+        return os.path.abspath(found)
+    raise HfError(f"{name} is not installed", "run ./install.sh (or `pip install git-hf-agent`) and retry")
+
+
+# --- git lfs install -----------------------------------------------------------------------
+
+def lfs_install_changes(config: GitConfig, repo: Repo | None) -> list[Change]:
+    """``git lfs install`` when its filters (or, in a repo, its pre-push hook) are missing."""
+    if shutil.which("git-lfs") is None:
+        raise HfError("git-lfs is not installed", "install it (`apt-get install git-lfs`, `brew install git-lfs`) or run ./install.sh")
+    merged = GitConfig(None, cwd=config.cwd)
+    filters_ok = bool(merged.get("filter.lfs.process")) and merged.get("filter.lfs.required") == "true"
+    if repo is None:
+        if filters_ok and config.get("filter.lfs.process"):
+            return []
+        return [Change("run `git lfs install` (global git-lfs filters)", lambda: _lfs_install("--skip-repo"))]
+    if filters_ok and _has_lfs_hook(repo):
+        return []
+    return [Change("run `git lfs install --local` (git-lfs filters and pre-push hook)",
+                   lambda: _lfs_install("--local", cwd=repo.worktree or repo.git_dir))]
+
+
+def _has_lfs_hook(repo: Repo) -> bool:
+    try:
+        return "git lfs pre-push" in repo.git_path("hooks/pre-push").read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _lfs_install(flag: str, cwd: Path | None = None) -> None:
+    proc = run_git("lfs", "install", flag, cwd=cwd, check=False)
+    if proc.returncode != 0:
+        raise HfError(
+            f"`git lfs install {flag}` failed: {(proc.stderr or proc.stdout).strip()}",
+            "if a pre-push hook of yours is in the way, add `git lfs pre-push \"$@\"` to it "
+            "(see `git lfs update --manual`), then run `git hf init` again",
+        )
+
+
+# --- the agent -----------------------------------------------------------------------------
+
+def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
+    """Register git-hf-agent as the ``multipart`` custom transfer, replacing any other agent."""
+    path = installed_command("git-hf-agent")
+    current = {key: config.get(f"{AGENT}.{key}") for key in AGENT_KEYS}
+    ours = current["path"] == path
+    args = f"--parallel {parallel}" if parallel is not None else (current["args"] if ours else None)
+    wanted = {"path": path, "args": args, "concurrent": "true", "direction": "upload"}
+    changes = [_miscased_agent_change(config)] if _miscased_agent_keys(config) else []
+    if current == wanted:
+        return changes
+    if current["path"] and not ours:
+        changes.append(_replacement_notice(current))
+    for key, value in wanted.items():
+        if current[key] != value:
+            changes.append(_set_change(config, f"{AGENT}.{key}", value))
+    return changes
+
+
+def _replacement_notice(current: dict[str, str | None]) -> Change:
+    """Say what is replaced; huggingface-cli's registration gets named explicitly."""
+    old = f"path={current['path']}" + (f", args={current['args']}" if current["args"] else "")
+    if is_old_hf_agent(current["path"], current["args"]):
+        text = f"replace the huggingface-cli/hf multipart agent ({old}; that command no longer exists) with git-hf-agent"
+    else:
+        text = f"replace the multipart agent {old} with git-hf-agent"
+    return Change(text, lambda: None)
+
+
+def is_old_hf_agent(path: str | None, args: str | None) -> bool:
+    """True for what ``huggingface-cli``/``hf lfs-enable-largefiles`` wrote (any install location)."""
+    command = os.path.basename(path or "").removesuffix(".exe")
+    return command in OLD_AGENT_COMMANDS or OLD_AGENT_ARGS in (args or "")
+
+
+def _miscased_agent_keys(config: GitConfig) -> list[str]:
+    """Agent keys git-lfs ignores because the subsection is not spelled ``customtransfer.multipart``."""
+    prefix = f"{AGENT}."
+    return [n for n in config.names() if n.lower().startswith(prefix) and not n.startswith(prefix)]
+
+
+def _miscased_agent_change(config: GitConfig) -> Change:
+    keys = _miscased_agent_keys(config)
+
+    def apply() -> None:
+        for key in keys:
+            config.unset(key)
+
+    return Change(f"remove {', '.join(keys)} (git-lfs only reads the lower-case spelling)", apply)
+
+
+def _set_change(config: GitConfig, key: str, value: str | None) -> Change:
+    if value is None:
+        return Change(f"unset {key}", lambda: config.unset(key))
+    return Change(f"set {key}={value}", lambda: config.set(key, value))
+
+
+# --- locking and credentials -----------------------------------------------------------------
+
+def locksverify_key(base: str) -> str:
+    """``lfs.<endpoint>/.locksverify``: git-lfs matches it for every repo below the endpoint."""
+    return f"lfs.{base.rstrip('/')}/.locksverify"
+
+
+def locksverify_changes(config: GitConfig, base: str) -> list[Change]:
+    key = locksverify_key(base)
+    return [] if config.get(key) == "false" else [_set_change(config, key, "false")]
+
+
+def credential_url(base: str) -> str:
+    """``scheme://host[:port]`` of the endpoint: git matches credential contexts on host, not path."""
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+
+
+def credential_helper(base: str) -> str:
+    """The helper command git runs (it appends get/store/erase): ``git hf credential`` for this endpoint."""
+    command = installed_command("git-hf")
+    return f"!{shlex.quote(command)} credential --endpoint {shlex.quote(credential_url(base))}"
+
+
+def credential_changes(config: GitConfig, base: str) -> list[Change]:
+    """The helper list for the Hub host: reset inherited helpers, then ``git hf credential``."""
+    url = credential_url(base)
+    key = f"credential.{url}.helper"
+    wanted = ["", credential_helper(base)]
+    current = config.get_all(key)
+    if current == wanted:
+        return []
+
+    def apply() -> None:
+        config.unset(key)
+        for value in wanted:
+            config.add(key, value)
+
+    replaced = [v for v in current if v and v != wanted[1]]
+    note = f" (replacing {', '.join(replaced)})" if replaced else ""
+    return [Change(f"use `git hf credential` as the only credential helper for {url}{note}", apply)]
+
+
+# --- .gitattributes --------------------------------------------------------------------------
+
+def gitattributes_changes(worktree: Path) -> list[Change]:
+    """Append the Hub's LFS patterns missing from ``.gitattributes``; existing lines are never touched."""
+    path = worktree / ".gitattributes"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HfError(f"cannot read {path}: {exc}", "fix or remove that file, then run `git hf init` again") from exc
+    present = {line.split()[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+    missing = [p for p in HUB_LFS_PATTERNS if p not in present]
+    if not missing:
+        return []
+
+    def apply() -> None:
+        lines = ([GITATTRIBUTES_HEADER] if GITATTRIBUTES_HEADER not in text else [])
+        lines += [f"{pattern} {LFS_ATTRS}" for pattern in missing]
+        sep = "" if not text or text.endswith("\n") else "\n"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(sep + "\n".join(lines) + "\n")
+
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return [Change(f"add {len(missing)} LFS patterns to .gitattributes ({shown})", apply)]
