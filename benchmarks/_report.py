@@ -1,0 +1,106 @@
+"""Print the benchmark's tables (Markdown, pasteable into docs/benchmarks.md) and issue 5's targets."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+MB = 1e6
+RSS_TARGET = 64 * MB
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def machine_description() -> dict:
+    """CPU, memory, OS and tool versions, and the load when the run started."""
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return {
+        "cpu": f"{os.cpu_count()} x {cpu}", "memory": f"{mem:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0],
+        "git": _first_line(["git", "--version"]), "git-lfs": _first_line(["git", "lfs", "version"]),
+        "curl": _first_line(["curl", "--version"]), "load at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:,.0f} MB" if n else "-"
+
+
+def _table(rows, ours) -> None:
+    print("| contender | MB/s | x ours | seconds | agent peak RSS sum / one process | agent procs "
+          "| agent CPU s | client CPU s | server received | result |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        ratio = f"{r.mbps / ours.mbps:.2f}" if ours and ours.mbps and r.ok else "-"
+        rss = f"{_mb(r.agent_rss_sum)} / {_mb(r.agent_rss_one)}" if r.agent_procs else "-"
+        result = "ok (sha256 verified)" if r.ok else (r.note or "failed")
+        print(f"| {r.contender} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {rss} | {r.agent_procs or '-'} "
+              f"| {r.agent_cpu_s:.1f} | {r.client_cpu_s:.1f} | {_mb(r.server_bytes)} | {result} |")
+
+
+def _targets(rows, args, cap: int) -> list[tuple[str, bool | None, str]]:
+    """(target, passed or None when not measured, figures) for each of issue 5's targets."""
+    get = {(r.scenario, r.contender): r for r in rows}
+    ours_capped, hf_capped = get.get(("big-capped", "ours")), get.get(("big-capped", "hf"))
+    ours_free, curl = get.get(("big-uncapped", "ours")), get.get(("big-uncapped", f"curl x{args.parallel}"))
+    out = []
+    if ours_capped and hf_capped and ours_capped.ok and hf_capped.ok:
+        x = ours_capped.mbps / hf_capped.mbps
+        out.append(("big-capped: ours >= 8x hf", x >= 8, f"{ours_capped.mbps:.1f} / {hf_capped.mbps:.1f} = {x:.2f}x"))
+    else:
+        out.append(("big-capped: ours >= 8x hf", None, "not measured (or a run failed)"))
+    ceiling = args.parallel * cap / MB
+    if ours_capped and ours_capped.ok:
+        share = ours_capped.mbps / ceiling
+        out.append((f"big-capped: ours >= 0.85 x ({args.parallel} parts x {cap / MB:.0f} MB/s)", share >= 0.85,
+                    f"{ours_capped.mbps:.1f} / {ceiling:.0f} = {share:.2f}"))
+    else:
+        out.append(("big-capped: ours >= 0.85 of parts x cap", None, "not measured (or the run failed)"))
+    if ours_free and curl and ours_free.ok and curl.ok:
+        share = ours_free.mbps / curl.mbps
+        out.append((f"big-uncapped: ours >= 0.8 x parallel curl", share >= 0.8,
+                    f"{ours_free.mbps:.1f} / {curl.mbps:.1f} = {share:.2f}"))
+    else:
+        out.append(("big-uncapped: ours >= 0.8 x parallel curl", None, "not measured (or a run failed)"))
+    mine = [r for r in rows if r.contender == "ours" and r.agent_procs]
+    if mine:
+        one = max(r.agent_rss_one for r in mine)
+        total = max(r.agent_rss_sum for r in mine)
+        out.append(("agent peak RSS <= 64 MB (per agent process)", one <= RSS_TARGET,
+                    f"max one process {one / MB:.1f} MB; max sum over processes alive at once {total / MB:.1f} MB"))
+    return out
+
+
+def print_report(rows, machine: dict, args, cap: int, elapsed: float, described: dict[str, str]) -> bool:
+    """Print machine, tables and targets; returns True when a measured target failed."""
+    print("## Machine\n")
+    for key, value in machine.items():
+        print(f"- {key}: {value}")
+    print(f"- load at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"- total benchmark time: {elapsed / 60:.1f} min")
+    scenarios = list(dict.fromkeys(r.scenario for r in rows))
+    for scenario in scenarios:
+        group = [r for r in rows if r.scenario == scenario]
+        ours = next((r for r in group if r.contender == "ours"), None)
+        print(f"\n### {scenario}: {described[scenario]}\n")
+        _table(group, ours)
+    print("\n## Targets (issue 5)\n")
+    failed = False
+    for name, passed, figures in _targets(rows, args, cap):
+        word = {True: "PASS", False: "FAIL", None: "NOT MEASURED"}[passed]
+        failed |= passed is False
+        print(f"- **{word}** {name}: {figures}")
+    return failed
