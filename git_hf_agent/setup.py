@@ -125,13 +125,13 @@ def lfs_install_changes(config: GitConfig, repo: Repo | None) -> list[Change]:
         if filters_ok and config.get("filter.lfs.process"):
             return []
         return [Change("run `git lfs install` (global git-lfs filters)", lambda: _lfs_install("--skip-repo"))]
-    if filters_ok and _has_lfs_hook(repo):
+    if filters_ok and has_lfs_hook(repo):
         return []
     return [Change("run `git lfs install --local` (git-lfs filters and pre-push hook)",
                    lambda: _lfs_install("--local", cwd=repo.worktree or repo.git_dir))]
 
 
-def _has_lfs_hook(repo: Repo) -> bool:
+def has_lfs_hook(repo: Repo) -> bool:
     try:
         return "git lfs pre-push" in repo.git_path("hooks/pre-push").read_text(errors="replace")
     except OSError:
@@ -157,7 +157,7 @@ def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
     ours = current["path"] == path
     args = f"--parallel {parallel}" if parallel is not None else (current["args"] if ours else None)
     wanted = {"path": path, "args": args, "concurrent": "true", "direction": "upload"}
-    changes = [_miscased_agent_change(config)] if _miscased_agent_keys(config) else []
+    changes = [_miscased_agent_change(config)] if miscased_agent_keys(config) else []
     if current == wanted:
         return changes
     if current["path"] and not ours:
@@ -184,14 +184,14 @@ def is_old_hf_agent(path: str | None, args: str | None) -> bool:
     return command in OLD_AGENT_COMMANDS or OLD_AGENT_ARGS in (args or "")
 
 
-def _miscased_agent_keys(config: GitConfig) -> list[str]:
+def miscased_agent_keys(config: GitConfig) -> list[str]:
     """Agent keys git-lfs ignores because the subsection is not spelled ``customtransfer.multipart``."""
     prefix = f"{AGENT}."
     return [n for n in config.names() if n.lower().startswith(prefix) and not n.startswith(prefix)]
 
 
 def _miscased_agent_change(config: GitConfig) -> Change:
-    keys = _miscased_agent_keys(config)
+    keys = miscased_agent_keys(config)
 
     def apply() -> None:
         for key in keys:

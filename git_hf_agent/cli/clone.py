@@ -1,0 +1,79 @@
+"""``git hf clone REPO_ID|URL [DIR]``: clone a Hub repo, configure it, then fetch the LFS files wanted.
+
+The clone itself always runs with ``GIT_LFS_SKIP_SMUDGE=1`` (the checkout holds
+pointers, whatever the user's global git-lfs setup), then ``git hf init`` runs on
+the new repo, then ``git lfs pull`` materialises every LFS file, only those
+matching ``--include``, or none with ``--lazy``. Listing files (``git ls-files``)
+never needs their content.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from git_hf_agent import hubconf
+from git_hf_agent.cli.create import parse_repo_id
+from git_hf_agent.errors import HfError
+from git_hf_agent.setup import configure, credential_helper, credential_url
+
+
+def resolve(source: str, endpoint: str | None) -> tuple[str, str]:
+    """(git URL, Hub endpoint) for a repo id or a URL; a URL's own origin is its endpoint unless told."""
+    if "://" not in source and not (source.startswith("git@") and ":" in source):
+        base = hubconf.endpoint(endpoint)
+        return parse_repo_id(source, None).git_url(base), base
+    if endpoint or source.startswith(hubconf.endpoint() + "/"):
+        return source, hubconf.endpoint(endpoint)
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https"):
+        raise HfError(f"cannot clone {source!r}: only http(s) Hub URLs and repo ids are supported",
+                      "pass the https URL or the repo id (NAMESPACE/NAME)")
+    return source, f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def default_dir(url: str) -> Path:
+    """git's default directory: the URL's last path component without ``.git``."""
+    name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return Path(name.removesuffix(".git") or "repo")
+
+
+def _run(args: list[str], step: str, fix: str, cwd: Path | None = None, env: dict | None = None) -> None:
+    """Run a git command with its output shown to the user (progress included); HfError on failure."""
+    proc = subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        raise HfError(f"{step} failed (git exited {proc.returncode}; its message is above)", fix)
+
+
+@click.command("clone")
+@click.argument("source", metavar="REPO_ID|URL")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--lazy", is_flag=True, help="Download no LFS content: large files stay pointers.")
+@click.option("--include", "includes", multiple=True, metavar="PATTERN",
+              help="Download only LFS files matching PATTERN (repeatable, or comma-separated).")
+@click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co).")
+def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ...], endpoint: str | None) -> None:
+    """Clone a Hub repo and configure it for pushing (`git hf init`)."""
+    url, base = resolve(source, endpoint)
+    target = directory or default_dir(url)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise HfError(f"{target} already exists and is not an empty directory", "pass another DIR")
+    key = f"credential.{credential_url(base)}.helper"
+    _run(["-c", f"{key}=", "-c", f"{key}={credential_helper(base)}", "clone", url, str(target)],
+         "git clone", "check the repo id, the endpoint and your access (`git hf doctor`)",
+         env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    for change in configure(target, endpoint=base):
+        click.echo(f"init: {change}", err=True)
+    patterns = ",".join(p for spec in includes for p in spec.split(",") if p)
+    if lazy and not patterns:
+        click.echo(f"cloned {url} into {target} (lazy: LFS files are pointers; fetch with `git lfs pull --include PATTERN`)")
+        return
+    pull = ["lfs", "pull"] + ([f"--include={patterns}"] if patterns else [])
+    _run(pull, "downloading LFS files (git lfs pull)",
+         f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
+    what = f"LFS files matching {patterns}" if patterns else "all LFS files"
+    click.echo(f"cloned {url} into {target} with {what}")

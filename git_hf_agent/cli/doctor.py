@@ -1,0 +1,227 @@
+"""``git hf doctor``: diagnose everything a push to the Hub depends on, each problem with its fix.
+
+Checks, in the order a push needs them: git, git-lfs and its hooks, the agent's
+registration (including a leftover ``huggingface-cli`` one) and whether it starts
+and answers git-lfs's init line, the credential helper (asked through real
+``git credential fill``), the token (masked), the endpoint and ``whoami``.
+Exit 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from git_hf_agent import hubapi, hubconf
+from git_hf_agent.errors import HfError
+from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
+from git_hf_agent.redact import redact_url
+from git_hf_agent.setup import AGENT, has_lfs_hook, miscased_agent_keys, is_old_hf_agent
+
+INIT_LINE = {"event": "init", "operation": "upload", "remote": "origin", "concurrent": True, "concurrenttransfers": 1}
+HELPER_MARK = " credential --endpoint "  # in the helper command `git hf init` writes
+INIT_FIX = "run `git hf init` (or `git hf init --global`)"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report: ``ok`` False is a problem and carries a fix; None means skipped."""
+
+    name: str
+    ok: bool | None
+    detail: str
+    fix: str | None = None
+
+
+def doctor_endpoint(explicit: str | None, repo: Repo | None) -> str:
+    """The Hub to check: --endpoint, else HF_ENDPOINT, else the origin remote's host (e.g. a
+    local Hub), else the endpoint `git hf init` registered its credential helper for, else huggingface.co."""
+    if explicit or os.environ.get("HF_ENDPOINT"):
+        return hubconf.endpoint(explicit)
+    config = GitConfig(None, cwd=(repo.worktree or repo.git_dir) if repo else None)
+    parts = urlsplit(config.get("remote.origin.url") or "") if repo else urlsplit("")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+    for name in config.names():
+        if name.startswith("credential.") and name.endswith(".helper") and HELPER_MARK in (config.get(name) or ""):
+            return name[len("credential."):-len(".helper")]
+    return hubconf.endpoint()
+
+
+def check_tools() -> list[Check]:
+    checks = []
+    for name, args, fix in (
+        ("git", ("--version",), "install git"),
+        ("git-lfs", ("lfs", "version"), "install git-lfs (`apt-get install git-lfs`, `brew install git-lfs`) or run ./install.sh"),
+    ):
+        proc = run_git(*args, check=False)
+        ok = proc.returncode == 0
+        checks.append(Check(name, ok, proc.stdout.strip() if ok else "not found", None if ok else fix))
+    return checks
+
+
+def check_lfs_install(config: GitConfig, repo: Repo | None) -> Check:
+    if not config.get("filter.lfs.process"):
+        return Check("lfs filters", False, "git-lfs filters are not configured", INIT_FIX)
+    if repo is not None and not has_lfs_hook(repo):
+        return Check("lfs filters", False, "the repo has no git-lfs pre-push hook: LFS objects would not be pushed", INIT_FIX)
+    return Check("lfs filters", True, "installed" + (" (filters and pre-push hook)" if repo else ""))
+
+
+def check_agent_config(config: GitConfig) -> Check:
+    path, args = config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args")
+    if miscased_agent_keys(config):
+        return Check("agent", False, f"misspelled keys git-lfs ignores: {', '.join(miscased_agent_keys(config))}", INIT_FIX)
+    if not path:
+        return Check("agent", False, "no multipart agent registered: files over 5 GB cannot be pushed", INIT_FIX)
+    if is_old_hf_agent(path, args):
+        return Check("agent", False, f"registered for huggingface-cli (path={path}, args={args}); that command was removed",
+                     "run `git hf init` to replace it with git-hf-agent")
+    if not (os.path.isabs(path) and os.access(path, os.X_OK)):
+        return Check("agent", False, f"{path} is not an executable file", INIT_FIX)
+    if config.get(f"{AGENT}.concurrent") == "false" or config.get(f"{AGENT}.direction") not in (None, "upload", "both"):
+        return Check("agent", False, "concurrent/direction settings keep git-lfs from using it for uploads", INIT_FIX)
+    return Check("agent", True, f"{path} {args or ''}".strip())
+
+
+def check_agent_starts(path: str, args: str | None, cwd: Path) -> Check:
+    """Start the agent, send git-lfs's init line, expect ``{}``, then ``terminate``."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen([path, *shlex.split(args or "")], cwd=cwd, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        return Check("agent starts", False, f"cannot start {path}: {exc}", INIT_FIX)
+    reply: list[str] = []
+    try:
+        proc.stdin.write(json.dumps(INIT_LINE) + "\n")
+        proc.stdin.flush()
+        reader = threading.Thread(target=lambda: reply.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(15)
+        proc.stdin.write(json.dumps({"event": "terminate"}) + "\n")
+        proc.stdin.close()
+    except OSError:
+        pass
+    finally:
+        _reap(proc)
+    elapsed = (time.monotonic() - started) * 1000
+    line = reply[0].strip() if reply else ""
+    if line == "{}" or _json(line) == {}:
+        return Check("agent starts", True, f"answered the init line with {{}} in {elapsed:.0f} ms")
+    stderr_lines = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+    stderr = " | ".join(stderr_lines[-2:])[-400:] or "(empty)"
+    if line:
+        detail = f"answered {line[:200]!r} instead of {{}}"
+    elif reply:
+        detail = f"exited with code {proc.returncode} without answering"
+    else:
+        detail = "no answer to the init line within 15 s"
+    return Check("agent starts", False, f"{detail}; stderr: {stderr}",
+                 "reinstall (./install.sh) and run `git hf init`; re-run with GIT_TRACE=1 git push for details")
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _json(line: str):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def check_credentials(base: str, cwd: Path | None, token: str | None) -> Check:
+    """Ask real ``git credential fill`` for the Hub host and compare the password with the token."""
+    parts = urlsplit(base)
+    proc = run_git("-c", "core.askPass=", "credential", "fill", cwd=cwd, check=False,
+                   input=f"protocol={parts.scheme}\nhost={parts.netloc}\n\n",
+                   env={"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}, timeout=30)
+    answer = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    password = answer.get("password")
+    host = parts.netloc
+    if not password:
+        if not token:
+            return Check("credential helper", None, "not checked: no token to answer with (see token)")
+        return Check("credential helper", False, f"no credential helper answers for {host}", INIT_FIX)
+    if token and password != token:
+        return Check("credential helper", False, f"a credential helper answers for {host} with a password that is not the Hub token",
+                     "run `git hf init` so `git hf credential` is the only helper for the Hub host")
+    return Check("credential helper", True, f"answers for {host} with the Hub token")
+
+
+def check_token(token: str | None) -> Check:
+    if not token:
+        return Check("token", False, f"none in HF_TOKEN, HUGGING_FACE_HUB_TOKEN or {hubconf.token_path()}", hubapi.LOGIN_FIX)
+    return Check("token", True, hubconf.mask(token))
+
+
+def check_endpoint(base: str, token: str | None) -> list[Check]:
+    try:
+        urllib.request.urlopen(f"{base}/api/whoami-v2", timeout=15).close()
+    except urllib.error.HTTPError:
+        pass  # any HTTP answer (401 without a token) means it is reachable
+    except (urllib.error.URLError, OSError) as exc:
+        return [Check("endpoint", False, f"{base} unreachable: {getattr(exc, 'reason', exc)}",
+                      "check the network, proxies and the endpoint (--endpoint or HF_ENDPOINT)")]
+    checks = [Check("endpoint", True, f"{base} reachable")]
+    if token:
+        try:
+            who = hubapi.whoami(endpoint=base, token=token)
+            checks.append(Check("whoami", True, f"logged in as {who.get('name', '?')}"))
+        except HfError as exc:
+            checks.append(Check("whoami", False, exc.message, exc.fix))
+    return checks
+
+
+def run_checks(base: str, repo: Repo | None) -> list[Check]:
+    """Every check, for ``repo`` (its merged config) or the global config outside a repo."""
+    cwd = (repo.worktree or repo.git_dir) if repo else None
+    config = GitConfig(None, cwd=cwd)
+    token = hubconf.token()
+    checks = check_tools()
+    if not checks[1].ok:
+        return checks + [check_token(token), *check_endpoint(base, token)]
+    checks += [check_lfs_install(config, repo), check_agent_config(config)]
+    if checks[-1].ok:
+        with tempfile.TemporaryDirectory(prefix="git-hf-doctor-") as scratch:
+            checks.append(check_agent_starts(config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args"), cwd or Path(scratch)))
+    checks += [check_token(token), check_credentials(base, cwd, token), *check_endpoint(base, token)]
+    return checks
+
+
+@click.command("doctor")
+@click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT, the origin remote's host, or huggingface.co).")
+def cli(endpoint: str | None) -> None:
+    """Diagnose git, git-lfs, the agent, credentials and the endpoint."""
+    repo = find_repo()
+    base = doctor_endpoint(endpoint, repo)
+    where = str(repo.worktree or repo.git_dir) if repo else "global config (not in a repo)"
+    click.echo(f"git hf doctor: {where}, endpoint {redact_url(base)}")
+    checks = run_checks(base, repo)
+    for check in checks:
+        label = {True: "ok  ", False: "FAIL", None: "skip"}[check.ok]
+        click.echo(f"  {label}  {check.name:<18} {check.detail}")
+        if check.fix:
+            click.echo(f"        {'':<18} fix: {check.fix}")
+    problems = sum(c.ok is False for c in checks)
+    if problems:
+        raise HfError(f"{problems} problem{'s' if problems > 1 else ''} found", "apply each fix above, then run `git hf doctor` again")
+    click.echo("everything looks good")

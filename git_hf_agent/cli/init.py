@@ -1,0 +1,40 @@
+"""``git hf init``: configure a repo (or ``--global``) for pushing to the Hub; a thin shell over setup.configure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from git_hf_agent import hubconf
+from git_hf_agent.setup import configure
+
+
+@click.command("init")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--global", "global_", is_flag=True, help="Configure your global git config instead of one repo.")
+@click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co).")
+@click.option("--parallel", type=click.IntRange(min=1), metavar="N",
+              help="Parts the agent uploads at once per file (written to the agent's args; default 8).")
+@click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
+def cli(path: Path | None, global_: bool, endpoint: str | None, parallel: int | None, dry_run: bool) -> None:
+    """Configure git, git-lfs and the multipart agent for the Hub (idempotent).
+
+    Runs `git lfs install`, registers git-hf-agent as the `multipart` transfer
+    (replacing a huggingface-cli registration), disables LFS lock verification for
+    the Hub, makes `git hf credential` the Hub host's credential helper, and adds
+    the Hub's usual LFS patterns to .gitattributes.
+    """
+    if global_ and path is not None:
+        raise click.UsageError("pass either PATH or --global, not both")
+    base = hubconf.endpoint(endpoint)
+    changes = configure(path, global_=global_, endpoint=base, parallel=parallel, dry_run=dry_run)
+    where = "global git config" if global_ else str((path or Path(".")).resolve())
+    if not changes:
+        click.echo(f"already configured for {base} ({where}); nothing to change")
+        return
+    click.echo(f"{'would change' if dry_run else 'configured'} {where} for {base}:")
+    for change in changes:
+        click.echo(f"  - {change}")
+    if dry_run:
+        click.echo("dry run: nothing was changed (run without --dry-run to apply)")
