@@ -1,0 +1,46 @@
+"""Options of ``git hf serve`` as one immutable value, parsed once at the CLI edge.
+
+Handlers read settings from here instead of the environment (STYLE.md: no config
+read deep inside handlers). Defaults follow issue 2 and the team contracts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from git_hf_agent.localhub.faults import FaultRule
+
+MiB = 1024**2
+GiB = 1024**3
+
+# The Hub rejects non-LFS files above 10 MB; issue 2 fixes the local limit at 10 MiB.
+MAX_REGULAR_BLOB = 10 * MiB
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a running local Hub needs to know; built by ``git hf serve``."""
+
+    root: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> user name
+    public_url: str | None = None
+    chunk_size: int = 64 * MiB
+    multipart_threshold: int = 5 * GiB
+    max_basic_size: int = 5 * GiB
+    url_ttl: int = 86400
+    conn_rate: int = 0  # bytes/s per connection, 0 = unlimited
+    total_rate: int = 0  # bytes/s over all connections, 0 = unlimited
+    latency_ms: int = 0
+    faults: tuple[FaultRule, ...] = ()
+    seed: int | None = None
+    stall_seconds: float = 120.0
+    secret: bytes = field(default_factory=lambda: os.urandom(32))  # HMAC key of presigned URLs
+
+    @property
+    def users(self) -> frozenset[str]:
+        """Names of token holders; any other namespace is treated as an organisation."""
+        return frozenset(self.tokens.values())

@@ -1,0 +1,238 @@
+"""LFS routes: the batch API, presigned part/single PUTs, completion, verify and downloads.
+
+Shapes follow HUB-PROTOCOL.md and the team contracts: ``multipart`` is chosen when
+the client offers it and an object exceeds ``--multipart-threshold``; large objects
+then get ``header.chunk_size`` plus zero-padded part keys (presigned PUT URLs) and
+``href`` = signed completion URL; smaller objects in the same answer get a basic
+single-PUT action. A multipart upload already in progress for an oid is reused
+(same upload id, fresh URLs, parts kept): the local Hub's behaviour, documented.
+"""
+
+from __future__ import annotations
+
+import re
+
+from git_hf_agent.localhub.server import Exchange, HttpError, Route, route
+from git_hf_agent.localhub.storage import StorageError, check_oid
+from git_hf_agent.units import format_size
+
+LFS_JSON = "application/vnd.git-lfs+json"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+# ---- batch -----------------------------------------------------------------------------
+def batch(ex: Exchange, type: str | None, ns: str, name: str) -> None:
+    repo = ex.repo(type, ns, name)
+    # Access first: a push without credentials must see 401 before anything else.
+    if not ex.hub.storage.repo_exists(repo):
+        ex.drain()
+        raise HttpError(404, "Repository not found", code="RepoNotFound")
+    body = ex.read_json()
+    operation = body.get("operation")
+    if operation not in ("upload", "download"):
+        raise HttpError(422, f"operation must be 'upload' or 'download', not {operation!r}")
+    ex.check_access(repo, write=operation == "upload")
+    objects = body.get("objects")
+    transfers = body.get("transfers") or ["basic"]
+    if not isinstance(objects, list) or not isinstance(transfers, list):
+        raise HttpError(422, "'objects' and 'transfers' must be lists")
+    cfg = ex.hub.config
+    wanted = [_valid(o) for o in objects]
+    multipart = (
+        operation == "upload"
+        and "multipart" in transfers
+        and (("basic" not in transfers) or any(
+            o is not None and (o[1] > cfg.multipart_threshold or o[1] > cfg.max_basic_size) for o in wanted))
+    )
+    answer = []
+    for raw, obj in zip(objects, wanted):
+        if obj is None:
+            answer.append(_object_error(raw, 422, "invalid object: 'oid' must be 64 hex digits and 'size' an integer >= 0"))
+        elif operation == "upload":
+            answer.append(_upload_object(ex, repo.path, *obj, multipart=multipart))
+        else:
+            answer.append(_download_object(ex, *obj))
+    ex.send_json(200, {"transfer": "multipart" if multipart else "basic", "objects": answer,
+                       "hash_algo": "sha256"}, content_type=LFS_JSON)
+
+
+def _valid(obj) -> tuple[str, int] | None:
+    if not isinstance(obj, dict):
+        return None
+    oid, size = obj.get("oid"), obj.get("size")
+    if not isinstance(oid, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None
+    try:
+        return check_oid(oid), size
+    except StorageError:
+        return None
+
+
+def _object_error(raw, code: int, message: str) -> dict:
+    oid = raw.get("oid") if isinstance(raw, dict) and isinstance(raw.get("oid"), str) else ""
+    size = raw.get("size") if isinstance(raw, dict) and isinstance(raw.get("size"), int) else 0
+    return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
+
+
+def _upload_object(ex: Exchange, repo_path: str, oid: str, size: int, multipart: bool) -> dict:
+    hub, cfg = ex.hub, ex.hub.config
+    if hub.storage.object_size(oid) == size:
+        return {"oid": oid, "size": size, "authenticated": True}  # already stored: no actions
+    base, signer = hub.public_url, hub.signer
+    verify = {"href": f"{base}/{repo_path}.git/info/lfs/objects/verify", **signer.expiry()}
+    large = size > cfg.multipart_threshold or size > cfg.max_basic_size
+    if multipart and large:
+        upload, new = hub.storage.start_upload(oid, size, cfg.chunk_size)
+        if new:
+            hub.stats.bump("uploads_started")
+        header = {"chunk_size": str(upload.chunk_size)}
+        for n in range(1, upload.part_count + 1):
+            header[f"{n:05d}"] = signer.sign(
+                base, "PUT", f"/_lfs/parts/{oid}", {"uploadId": upload.upload_id, "partNumber": str(n)})
+        href = signer.sign(base, "POST", "/api/complete_multipart", {"uploadId": upload.upload_id, "oid": oid})
+        upload_action = {"href": href, "header": header, **signer.expiry()}
+    elif size > cfg.max_basic_size:
+        return _object_error({"oid": oid, "size": size}, 422, (
+            f"{format_size(size)} is larger than the {format_size(cfg.max_basic_size)} limit of a single upload. "
+            "Enable large files: run `git hf init` in this repository (it registers the multipart transfer agent), "
+            "then push again."))
+    else:
+        upload_action = {"href": signer.sign(base, "PUT", f"/_lfs/objects/{oid}", {"size": str(size)}),
+                         **signer.expiry()}
+    return {"oid": oid, "size": size, "authenticated": True,
+            "actions": {"upload": upload_action, "verify": verify}}
+
+
+def _download_object(ex: Exchange, oid: str, size: int) -> dict:
+    stored = ex.hub.storage.object_size(oid)
+    if stored is None:
+        return _object_error({"oid": oid, "size": size}, 404, "Object does not exist on the server")
+    href = ex.hub.signer.sign(ex.hub.public_url, "GET", f"/_lfs/objects/{oid}", {})
+    return {"oid": oid, "size": stored, "authenticated": True,
+            "actions": {"download": {"href": href, **ex.hub.signer.expiry()}}}
+
+
+# ---- presigned storage URLs --------------------------------------------------------------
+def put_part(ex: Exchange, oid: str) -> None:
+    check_oid(oid)
+    ex.hub.signer.check("PUT", ex.route_path, ex.query)
+    upload = ex.hub.storage.get_upload(oid)
+    if upload is None or upload.upload_id != ex.query.get("uploadId"):
+        ex.drain()
+        return ex.send_xml(404, "NoSuchUpload", "The specified multipart upload does not exist")
+    try:
+        number = int(ex.query.get("partNumber", ""))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= upload.part_count:
+        ex.drain()
+        return ex.send_xml(400, "InvalidArgument", f"partNumber must be within 1..{upload.part_count}")
+    if ex.fault is not None and ex.fault.kind == "no-etag":
+        ex.drain()  # accepted on the wire, never recorded: the client cannot complete with it
+        return ex.send_bytes(200, b"", "application/octet-stream")
+    etag, size = ex.hub.storage.store_part(upload, number, ex.body_blocks())
+    ex.hub.stats.part_stored(oid, number, size)
+    ex.send_bytes(200, b"", "application/octet-stream", {"ETag": f'"{etag}"'})
+
+
+def put_object(ex: Exchange, oid: str) -> None:
+    check_oid(oid)
+    ex.hub.signer.check("PUT", ex.route_path, ex.query)
+    try:
+        size = int(ex.query.get("size", ""))
+    except ValueError:
+        raise HttpError(400, "size parameter missing") from None
+    if ex.hub.storage.object_size(oid) == size:
+        ex.drain()
+    elif ex.hub.storage.store_stream(oid, size, ex.body_blocks()):
+        ex.hub.stats.bump("objects_stored")
+    ex.send_bytes(200, b"", "application/octet-stream")
+
+
+def get_object(ex: Exchange, oid: str) -> None:
+    check_oid(oid)
+    ex.hub.signer.check("GET", ex.route_path, ex.query)
+    with ex.hub.storage.open_object(oid) as fh:
+        size = fh.seek(0, 2)
+        headers = {"Accept-Ranges": "bytes", "ETag": f'"{oid}"', "Content-Type": "application/octet-stream"}
+        start, end = _range(ex.headers.get("Range"), size)
+        if start is None:
+            ex.start(200, headers, size)
+        elif start > end:
+            return ex.send_xml(416, "InvalidRange", "The requested range is not satisfiable",
+                               {"Content-Range": f"bytes */{size}"})
+        else:
+            ex.start(206, {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}, end - start + 1)
+        first = start or 0
+        last = size - 1 if start is None else end
+        ex.send_file(fh, first, last - first + 1)
+
+
+def _range(header: str | None, size: int) -> tuple[int | None, int]:
+    """(start, end) inclusive for a single ``bytes=`` range; (None, 0) for the whole object."""
+    m = _RANGE.match(header or "")
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None, 0
+    if not m.group(1):  # suffix range: the last N bytes
+        n = int(m.group(2))
+        return max(0, size - n), size - 1 if n else -1
+    start = int(m.group(1))
+    end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    return start, end if start < size else -1
+
+
+# ---- completion and verify ---------------------------------------------------------------
+def complete(ex: Exchange) -> None:
+    ex.hub.signer.check("POST", ex.route_path, ex.query)
+    oid = check_oid(ex.query.get("oid", ""))
+    body = ex.read_json()
+    if body.get("oid") != oid:
+        raise HttpError(400, f"body oid {str(body.get('oid'))[:80]!r} does not match the completion URL")
+    parts = body.get("parts")
+    if not isinstance(parts, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("partNumber"), int) and isinstance(p.get("etag"), str)
+        for p in parts
+    ):
+        raise HttpError(400, "'parts' must be a list of {partNumber: int, etag: str}")
+    storage = ex.hub.storage
+    with storage.lock(f"oid:{oid}"):
+        upload = storage.get_upload(oid)
+        if upload is None or upload.upload_id != ex.query.get("uploadId"):
+            if storage.object_size(oid) is not None:  # a repeated completion after success
+                return ex.send_json(200, {"oid": oid, "size": storage.object_size(oid)})
+            raise HttpError(404, f"no multipart upload in progress for {oid}")
+        pairs = [(p["partNumber"], p["etag"].strip().strip('"')) for p in parts]
+        new = storage.complete_upload(upload, pairs)
+    ex.hub.stats.bump("completions")
+    if new:
+        ex.hub.stats.bump("objects_stored")
+    ex.send_json(200, {"oid": oid, "size": upload.size})
+
+
+def verify(ex: Exchange, type: str | None, ns: str, name: str) -> None:
+    ex.check_access(ex.repo(type, ns, name), write=False)
+    body = ex.read_json()
+    oid, size = body.get("oid"), body.get("size")
+    stored = ex.hub.storage.object_size(check_oid(oid if isinstance(oid, str) else ""))
+    if stored is None:
+        raise HttpError(404, f"object {oid} is not stored")
+    if stored != size:
+        raise HttpError(422, f"object {oid} has {stored} bytes, not {size}")
+    ex.send_json(200, {"message": "ok"}, content_type=LFS_JSON)
+
+
+def locks(ex: Exchange, **_: str) -> None:
+    ex.drain()
+    raise HttpError(404, "the Hub does not support the LFS locking API")
+
+
+def routes() -> list[Route]:
+    return [
+        route("POST", r"/{repo}(?:\.git)?/info/lfs/objects/batch", "batch", batch),
+        route("POST", r"/{repo}(?:\.git)?/info/lfs/objects/verify", "verify", verify),
+        route("GET|POST", r"/{repo}(?:\.git)?/info/lfs/locks(?:/verify)?", "api", locks),
+        route("PUT", r"/_lfs/parts/(?P<oid>[^/]+)", "part", put_part),
+        route("PUT", r"/_lfs/objects/(?P<oid>[^/]+)", "basic", put_object),
+        route("GET", r"/_lfs/objects/(?P<oid>[^/]+)", "download", get_object),
+        route("POST", r"/api/complete_multipart", "complete", complete),
+    ]

@@ -1,0 +1,427 @@
+"""HTTP plumbing of the local Hub: one threaded server, routing, auth, bodies, faults, throttles.
+
+Handlers (in :mod:`lfs`, :mod:`githttp`, :mod:`api`) receive an :class:`Exchange`
+(one request on a keep-alive HTTP/1.1 connection) and use its helpers: streamed
+body blocks (Content-Length or chunked, ~1 MiB, throttled and counted), JSON
+responses, errors. Faults from ``--fault`` are applied here, before the handler
+runs, so every endpoint fails the same way; ``no-etag`` is the one kind a
+handler sees (part PUTs answer 200 without recording the part).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterator
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from git_hf_agent.hubconf import RepoId
+from git_hf_agent.localhub.config import Config
+from git_hf_agent.localhub.faults import FaultRule, Faults
+from git_hf_agent.localhub.signing import SignatureError, Signer, xml_error
+from git_hf_agent.localhub.stats import Stats
+from git_hf_agent.localhub.storage import Storage, StorageError
+from git_hf_agent.localhub.throttle import TokenBucket, block_size
+from git_hf_agent.redact import redact_url
+
+BLOCK = 1024 * 1024
+JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
+XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
+
+
+class HttpError(Exception):
+    """An HTTP error answer: status, message (JSON ``error`` + ``X-Error-Message``), extra headers."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        if code:
+            self.headers["X-Error-Code"] = code
+
+
+def not_found(message: str = "Repository not found") -> HttpError:
+    return HttpError(404, message, code="RepoNotFound" if message.startswith("Repository") else None)
+
+
+@dataclass(frozen=True)
+class Route:
+    """``methods`` + full-match ``pattern`` on the unquoted path -> ``handler(ex, **groups)``."""
+
+    methods: tuple[str, ...]
+    pattern: re.Pattern
+    kind: str
+    handler: Callable[..., None]
+
+
+def route(methods: str, pattern: str, kind: str, handler: Callable[..., None]) -> Route:
+    """Build a Route; ``{repo}`` in ``pattern`` expands to the repo-id groups (type, ns, name)."""
+    pattern = pattern.replace("{repo}", r"(?:(?P<type>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+?)")
+    return Route(tuple(methods.split("|")), re.compile(pattern), kind, handler)
+
+
+class Hub:
+    """The server's shared state: config, store, counters, fault drawer, signer, global throttle."""
+
+    def __init__(self, config: Config, routes: list[Route]) -> None:
+        self.config = config
+        self.storage = Storage(config.root)
+        self.stats = Stats()
+        self.faults = Faults(config.faults, config.seed)
+        self.signer = Signer(config.secret, config.url_ttl)
+        self.total_bucket = TokenBucket(config.total_rate)
+        self.routes = routes
+        self.stopping = threading.Event()
+        self.base_url = ""  # set once the port is bound
+
+    @property
+    def public_url(self) -> str:
+        return (self.config.public_url or self.base_url).rstrip("/")
+
+
+class Exchange(BaseHTTPRequestHandler):
+    """One connection; each request is dispatched to a route handler."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "git-hf-localhub"
+    timeout = 600  # a silent client cannot pin a thread forever
+
+    # ---- connection setup ---------------------------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.hub: Hub = self.server.hub  # type: ignore[attr-defined]
+        self.conn_bucket = TokenBucket(self.hub.config.conn_rate)
+        self._buffer = bytearray(BLOCK)
+
+    def log_request(self, code="-", size="-") -> None:  # noqa: D102 - replaced by _log in dispatch
+        pass
+
+    def log_message(self, fmt: str, *args) -> None:
+        sys.stderr.write("localhub: " + redact_url(fmt % args) + "\n")
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = lambda self: self._dispatch()  # noqa: E731
+
+    # ---- dispatch -----------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        url = urlsplit(self.path)
+        self.route_path = unquote(url.path)
+        self.query = dict(parse_qsl(url.query, keep_blank_values=True))
+        self.status_sent = 0
+        self._headers_done = False
+        self._body_consumed = not self._has_body()
+        self.kind = "api"
+        try:
+            self._authenticate()
+            found = self._match()
+            if found is None:
+                return
+            rt, groups = found
+            self.kind = rt.kind
+            self.fault = None
+            if rt.kind != "local":  # /_local/* (stats) is never counted, delayed or faulted
+                self.hub.stats.request(rt.kind, self.has_auth)
+                if self.hub.config.latency_ms:
+                    time.sleep(self.hub.config.latency_ms / 1000)
+                self.fault = self.hub.faults.draw(rt.kind)
+                if self.fault is not None and self._inject(self.fault):
+                    return
+            rt.handler(self, **groups)
+        except HttpError as exc:
+            self._error(exc.status, exc.message, exc.headers)
+        except StorageError as exc:
+            self._error(exc.status, exc.message)
+        except SignatureError as exc:
+            self.send_xml(403, exc.code, exc.message)
+        except (ConnectionError, TimeoutError, socket.timeout):
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - a handler bug must not kill the server
+            sys.stderr.write("localhub: handler error\n" + traceback.format_exc())
+            self._error(500, "internal error in the local Hub (see its log)")
+        finally:
+            if not self._body_consumed:
+                self.close_connection = True
+            ms = (time.monotonic() - started) * 1000
+            self.log_message('"%s %s" %s %.0fms', self.command, self.path, self.status_sent or "-", ms)
+
+    def _match(self) -> tuple[Route, dict] | None:
+        allowed = False
+        for rt in self.hub.routes:
+            m = rt.pattern.fullmatch(self.route_path)
+            if m is None:
+                continue
+            if self.command in rt.methods or (self.command == "HEAD" and "GET" in rt.methods):
+                return rt, {k: v for k, v in m.groupdict().items()}
+            allowed = True
+        if allowed:
+            self._error(405, f"method {self.command} not allowed on {self.route_path}")
+        else:
+            self._error(404, f"no route for {self.command} {self.route_path}")
+        return None
+
+    def _inject(self, fault: FaultRule) -> bool:
+        """Apply a drawn fault; True when the request is finished (handler must not run)."""
+        self.hub.stats.fault(str(fault))
+        if fault.kind in ("500", "503", "429"):
+            self.drain()
+            headers = {"Retry-After": "1"} if fault.kind == "429" else {}
+            status = int(fault.kind)
+            if self.kind in XML_KINDS:
+                code = {500: "InternalError", 503: "SlowDown", 429: "SlowDown"}[status]
+                self.send_xml(status, code, f"injected fault {fault}", headers)
+            else:
+                self._error(status, f"injected fault {fault}", headers)
+            return True
+        if fault.kind == "reset":
+            length = self._content_length()
+            if length:
+                self._discard(min(length // 2, 8 * BLOCK))
+            self._abort()
+            return True
+        if fault.kind == "stall":
+            self.hub.stopping.wait(self.hub.config.stall_seconds)
+            self._abort()
+            return True
+        return False  # no-etag: the part handler honours self.fault
+
+    def _abort(self) -> None:
+        """Drop the connection with a TCP reset (what a crashed proxy looks like)."""
+        self.close_connection = True
+        self._body_consumed = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    # ---- auth ---------------------------------------------------------------------------
+    def _authenticate(self) -> None:
+        header = self.headers.get("Authorization", "")
+        self.has_auth = bool(header)
+        self.user: str | None = None
+        self.bad_token = False
+        if not header:
+            return
+        scheme, _, value = header.partition(" ")
+        token = ""
+        if scheme.lower() == "basic":
+            try:
+                token = base64.b64decode(value.strip()).decode().partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                token = ""
+        elif scheme.lower() == "bearer":
+            token = value.strip()
+        self.user = self.hub.config.tokens.get(token)
+        self.bad_token = self.user is None
+
+    def unauthorized(self, message: str = "Invalid credentials in Authorization header") -> HttpError:
+        """401 asking for Basic credentials, so git calls its credential helper."""
+        return HttpError(401, message, headers={"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'})
+
+    def require_user(self) -> str:
+        if self.user is None:
+            if self.bad_token:
+                raise self.unauthorized()
+            raise self.unauthorized("Authentication required: use a Hub token (username any, password the token)")
+        return self.user
+
+    def can_write(self, namespace: str) -> bool:
+        """A token may write to its own namespace and to any namespace that is not another user."""
+        if self.user is None:
+            return False
+        return namespace == self.user or namespace not in self.hub.config.users
+
+    def repo(self, type: str | None, ns: str, name: str) -> RepoId:
+        """The RepoId of route groups; 400 for ids with path tricks or bad characters."""
+        try:
+            return RepoId(ns, name, (type or "models")[:-1])
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+
+    def check_access(self, repo: RepoId, write: bool) -> dict:
+        """404 unknown repo; 401 without a valid token where one is needed; 403 no permission."""
+        if not self.hub.storage.repo_exists(repo):
+            raise not_found()
+        meta = self.hub.storage.repo_meta(repo)
+        if self.bad_token:
+            raise self.unauthorized()
+        if write or meta.get("private"):
+            self.require_user()
+            if not self.can_write(repo.namespace):
+                if write and not meta.get("private"):
+                    raise HttpError(403, f"You don't have the rights to write to {repo.path}")
+                raise not_found()
+        return meta
+
+    # ---- request body -------------------------------------------------------------------
+    def _has_body(self) -> bool:
+        return "chunked" in self.headers.get("Transfer-Encoding", "").lower() or bool(self._content_length())
+
+    def _content_length(self) -> int:
+        try:
+            return max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            return 0
+
+    def body_blocks(self) -> Iterator[memoryview]:
+        """Yield the request body in blocks of <= 1 MiB (views into one reused buffer)."""
+        if self._body_consumed:
+            return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            yield from self._chunked()
+        else:
+            yield from self._fixed(self._content_length())
+        self._body_consumed = True
+
+    def _fixed(self, n: int) -> Iterator[memoryview]:
+        view = memoryview(self._buffer)
+        step = block_size(BLOCK, self.conn_bucket, self.hub.total_bucket)
+        while n > 0:
+            want = min(step, n)
+            self.conn_bucket.take(want)
+            self.hub.total_bucket.take(want)
+            got = self.rfile.readinto(view[:want])
+            if not got:
+                raise ConnectionError("client closed the connection mid-body")
+            n -= got
+            self.hub.stats.received(self.kind, got)
+            yield view[:got]
+
+    def _chunked(self) -> Iterator[memoryview]:
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                raise ConnectionError("client closed the connection mid-body")
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise HttpError(400, "malformed chunked request body") from None
+            if size == 0:
+                while self.rfile.readline(65536) not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            yield from self._fixed(size)
+            self.rfile.readline(16)
+
+    def _discard(self, n: int) -> None:
+        for _ in self._fixed(n):
+            pass
+
+    def drain(self) -> None:
+        """Read and drop the rest of the body (keeps the connection usable)."""
+        for _ in self.body_blocks():
+            pass
+
+    def read_body(self, limit: int = JSON_LIMIT) -> bytes:
+        length = self._content_length()
+        if length > limit:
+            raise HttpError(413, f"request body too large ({length} bytes, limit {limit})")
+        chunks, total = [], 0
+        for block in self.body_blocks():
+            total += len(block)
+            if total > limit:
+                raise HttpError(413, f"request body too large (limit {limit} bytes)")
+            chunks.append(bytes(block))
+        return b"".join(chunks)
+
+    def read_json(self) -> dict:
+        """The body as a JSON object; 400 with a message when it is not one."""
+        raw = self.read_body()
+        try:
+            data = json.loads(raw or b"null")
+        except ValueError as exc:
+            raise HttpError(400, f"malformed JSON body: {exc}") from None
+        if not isinstance(data, dict):
+            raise HttpError(400, "malformed JSON body: expected an object")
+        return data
+
+    # ---- responses ----------------------------------------------------------------------
+    def start(self, status: int, headers: dict[str, str], length: int | None) -> None:
+        """Send status and headers; ``length`` None means a chunked body follows."""
+        if not self._body_consumed and self._content_length() <= BLOCK and "chunked" not in self.headers.get(
+            "Transfer-Encoding", ""
+        ):
+            self.drain()
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        if not self._body_consumed or self.close_connection:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.status_sent = status
+        self._headers_done = True
+
+    def send_bytes(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.start(status, {"Content-Type": content_type, **(headers or {})}, len(body))
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def send_json(self, status: int, obj, headers: dict | None = None,
+                  content_type: str = "application/json") -> None:
+        self.send_bytes(status, json.dumps(obj).encode(), content_type, headers)
+
+    def send_xml(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
+        self.send_bytes(status, xml_error(code, message, self.route_path), "application/xml", headers)
+
+    def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+        if self._headers_done:
+            self.close_connection = True
+            return
+        safe = message.encode("ascii", "replace").decode()[:900]
+        content_type = "application/vnd.git-lfs+json" if "/info/lfs/" in self.route_path else "application/json"
+        body = {"error": message, "message": message}
+        self.send_json(status, body, {"X-Error-Message": safe, **(headers or {})}, content_type)
+
+    def write_chunk(self, data: bytes) -> None:
+        """One chunk of a chunked response (empty ``data`` ends the body)."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if data else b"0\r\n\r\n")
+
+    def send_file(self, fh, offset: int, count: int) -> None:
+        """Stream ``count`` bytes of ``fh`` from ``offset`` (sendfile when not throttled)."""
+        if self.command == "HEAD" or count <= 0:
+            return
+        buckets = (self.conn_bucket, self.hub.total_bucket)
+        if not any(b.rate for b in buckets):
+            self.connection.sendfile(fh, offset, count)
+            return
+        fh.seek(offset)
+        step = block_size(BLOCK, *buckets)
+        while count > 0:
+            data = fh.read(min(step, count))
+            if not data:
+                raise ConnectionError("stored object shorter than expected")
+            for bucket in buckets:
+                bucket.take(len(data))
+            self.wfile.write(data)
+            count -= len(data)
+
+
+class HubServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer carrying the :class:`Hub`; one daemon thread per connection."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        super().__init__((hub.config.host, hub.config.port), Exchange)
+        host, port = self.server_address[:2]
+        shown = f"[{host}]" if ":" in str(host) else host
+        hub.base_url = f"http://{shown}:{port}"

@@ -1,0 +1,282 @@
+"""The local Hub's state on disk, pure filesystem (no HTTP here).
+
+Layout (documented in docs/local-hub.md):
+- ``ROOT/repos/{models,datasets,spaces}/{ns}/{name}.git``: bare git repos, each
+  with ``hub.json`` (private flag) and the push-check ``pre-receive`` hook;
+- ``ROOT/lfs/objects/{oid[0:2]}/{oid[2:4]}/{oid}``: complete LFS objects, shared by
+  all repos; an object appears there only by an atomic rename after its size and
+  sha256 were checked, so nothing half-written is ever served;
+- ``ROOT/lfs/incomplete/``: single-PUT temp files and multipart uploads
+  (``{oid}/upload.json`` + one ``{part:05d}-{md5}.part`` file per received part).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from git_hf_agent.hubconf import RepoId
+
+OID = re.compile(r"^[0-9a-f]{64}$")
+BLOCK = 8 * 1024 * 1024
+_HOOK = """#!/bin/sh
+# Installed by git hf serve: reject pushes the Hugging Face Hub would reject.
+exec "${LOCALHUB_PYTHON:-python3}" -m git_hf_agent.localhub.hook
+"""
+
+
+class StorageError(Exception):
+    """A request the store cannot satisfy; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_oid(oid: str) -> str:
+    """Return ``oid`` if it is 64 lower-case hex digits, else StorageError 400."""
+    if not OID.match(oid or ""):
+        raise StorageError(400, f"invalid oid {oid[:80]!r}: expected 64 lower-case hex digits (sha256)")
+    return oid
+
+
+@dataclass
+class Upload:
+    """A multipart upload in progress (persisted in ``upload.json``)."""
+
+    oid: str
+    size: int
+    chunk_size: int
+    upload_id: str
+
+    @property
+    def part_count(self) -> int:
+        return max(1, -(-self.size // self.chunk_size))
+
+    def part_size(self, number: int) -> int:
+        return min(self.chunk_size, self.size - (number - 1) * self.chunk_size)
+
+
+class Storage:
+    """Repos, LFS objects and in-progress uploads under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.repos = self.root / "repos"
+        self.objects = self.root / "lfs" / "objects"
+        self.incomplete = self.root / "lfs" / "incomplete"
+        for d in (self.repos, self.objects, self.incomplete):
+            d.mkdir(parents=True, exist_ok=True)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def lock(self, key: str) -> threading.Lock:
+        """A per-key lock (per oid or per repo) serialising completions and commits."""
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    # ---- repos -------------------------------------------------------------------------
+    def repo_dir(self, repo: RepoId) -> Path:
+        return self.repos / f"{repo.type}s" / repo.namespace / f"{repo.name}.git"
+
+    def repo_exists(self, repo: RepoId) -> bool:
+        return (self.repo_dir(repo) / "hub.json").is_file()
+
+    def repo_meta(self, repo: RepoId) -> dict:
+        try:
+            return json.loads((self.repo_dir(repo) / "hub.json").read_text())
+        except (OSError, ValueError):
+            raise StorageError(404, "Repository not found") from None
+
+    def create_repo(self, repo: RepoId, private: bool) -> bool:
+        """Create a bare repo with branch ``main``; False if it already exists."""
+        path = self.repo_dir(repo)
+        with self.lock(f"repo:{path}"):
+            if self.repo_exists(repo):
+                return False
+            path.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["git", "init", "--bare", "--quiet", "--initial-branch=main", str(path)],
+                check=True, capture_output=True,
+            )
+            subprocess.run(["git", "config", "http.receivepack", "true"], cwd=path, check=True)
+            hook = path / "hooks" / "pre-receive"
+            hook.write_text(_HOOK)
+            hook.chmod(0o755)
+            (path / "hub.json").write_text(json.dumps({"private": bool(private), "id": uuid.uuid4().hex}))
+            return True
+
+    # ---- LFS objects -------------------------------------------------------------------
+    def object_path(self, oid: str) -> Path:
+        check_oid(oid)
+        return self.objects / oid[0:2] / oid[2:4] / oid
+
+    def object_size(self, oid: str) -> int | None:
+        """Size of a stored object, or None when the store does not hold it."""
+        try:
+            return self.object_path(oid).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def _publish(self, tmp: Path, oid: str) -> bool:
+        """Atomically move a verified temp file into the store; False if it was already there."""
+        dest = self.object_path(oid)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        existed = dest.exists()
+        os.replace(tmp, dest)
+        return not existed
+
+    def temp_file(self, tag: str) -> Path:
+        return self.incomplete / f"{tag}.{uuid.uuid4().hex}.tmp"
+
+    def store_stream(self, oid: str, size: int, blocks) -> bool:
+        """Store a whole object from an iterable of byte blocks (single PUT); True if new.
+
+        The sha256 and size are checked before the object becomes visible.
+        """
+        check_oid(oid)
+        tmp = self.temp_file(oid)
+        digest = hashlib.sha256()
+        total = 0
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                for block in blocks:
+                    digest.update(block)
+                    total += len(block)
+                    _write_all(fd, block)
+            finally:
+                os.close(fd)
+            _check_content(oid, size, total, digest.hexdigest())
+            return self._publish(tmp, oid)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # ---- multipart uploads -------------------------------------------------------------
+    def _upload_dir(self, oid: str) -> Path:
+        return self.incomplete / check_oid(oid)
+
+    def get_upload(self, oid: str) -> Upload | None:
+        try:
+            data = json.loads((self._upload_dir(oid) / "upload.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return Upload(**data)
+
+    def start_upload(self, oid: str, size: int, chunk_size: int) -> tuple[Upload, bool]:
+        """The upload for ``oid`` (reusing one in progress with the same size); True if new."""
+        with self.lock(f"oid:{oid}"):
+            current = self.get_upload(oid)
+            if current is not None and current.size == size:
+                return current, False
+            if current is not None:
+                shutil.rmtree(self._upload_dir(oid), ignore_errors=True)
+            upload = Upload(oid, size, chunk_size, uuid.uuid4().hex)
+            d = self._upload_dir(oid)
+            d.mkdir(parents=True, exist_ok=True)
+            tmp = d / f"upload.{uuid.uuid4().hex}.tmp"
+            tmp.write_text(json.dumps(upload.__dict__))
+            os.replace(tmp, d / "upload.json")
+            return upload, True
+
+    def store_part(self, upload: Upload, number: int, blocks) -> tuple[str, int]:
+        """Store one part from byte blocks; returns (md5 hex etag, bytes). Latest PUT wins."""
+        d = self._upload_dir(upload.oid)
+        tmp = d / f"{number:05d}.{uuid.uuid4().hex}.tmp"
+        md5 = hashlib.md5()
+        total = 0
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                for block in blocks:
+                    md5.update(block)
+                    total += len(block)
+                    _write_all(fd, block)
+            finally:
+                os.close(fd)
+            etag = md5.hexdigest()
+            final = d / f"{number:05d}-{etag}.part"
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        for other in d.glob(f"{number:05d}-*.part"):
+            if other != final:
+                other.unlink(missing_ok=True)
+        return etag, total
+
+    def complete_upload(self, upload: Upload, parts: list[tuple[int, str]]) -> bool:
+        """Assemble the parts named by (number, etag), check size and sha256, publish. True if new."""
+        d = self._upload_dir(upload.oid)
+        expected = list(range(1, upload.part_count + 1))
+        numbers = [n for n, _ in parts]
+        if numbers != expected:
+            raise StorageError(400, f"parts must be numbered 1..{upload.part_count} in order, got {_short(numbers)}")
+        files = []
+        for number, etag in parts:
+            path = d / f"{number:05d}-{etag}.part"
+            if not path.is_file():
+                have = [p.name.split("-")[1][:-5] for p in d.glob(f"{number:05d}-*.part")]
+                raise StorageError(
+                    400, f"ETag mismatch for part {number}: got {etag!r}, stored {have[0] if have else 'nothing'}"
+                )
+            if path.stat().st_size != upload.part_size(number):
+                raise StorageError(
+                    400, f"part {number} has {path.stat().st_size} bytes, expected {upload.part_size(number)}"
+                )
+            files.append(path)
+        tmp = self.temp_file(upload.oid)
+        digest = hashlib.sha256()
+        total = 0
+        try:
+            with open(tmp, "wb") as out:
+                for path in files:
+                    with open(path, "rb") as src:
+                        while block := src.read(BLOCK):
+                            digest.update(block)
+                            out.write(block)
+                            total += len(block)
+            _check_content(upload.oid, upload.size, total, digest.hexdigest())
+            new = self._publish(tmp, upload.oid)
+        finally:
+            tmp.unlink(missing_ok=True)
+        shutil.rmtree(d, ignore_errors=True)
+        return new
+
+    def open_object(self, oid: str):
+        """Open a stored object for reading; StorageError 404 when absent."""
+        try:
+            return open(self.object_path(oid), "rb")
+        except FileNotFoundError:
+            raise StorageError(404, f"object {oid} not found") from None
+
+
+def _write_all(fd: int, block) -> None:
+    view = memoryview(block)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _check_content(oid: str, size: int, total: int, sha: str) -> None:
+    if total != size:
+        raise StorageError(400, f"size mismatch for {oid}: received {total} bytes, expected {size}")
+    if sha != oid:
+        raise StorageError(400, f"sha256 mismatch: content hashes to {sha}, not the oid {oid}")
+
+
+def _short(items: list) -> str:
+    return str(items if len(items) <= 8 else [*items[:4], "...", *items[-2:]])
+
+
+def python() -> str:
+    """The interpreter the push-check hook runs with (the server's own)."""
+    return sys.executable
