@@ -1,0 +1,90 @@
+"""The agent's two outputs besides the protocol: human lines on stderr, JSON lines in a file.
+
+stdout belongs to the protocol, so nothing here ever writes to it. git-lfs shows
+the agent's stderr as ``xfer[multipart]:`` lines under ``GIT_TRACE=1``. The file
+log (``--log``, default ``<git dir>/lfs/logs/git-hf-agent.jsonl``) gets one JSON
+object per event, e.g. one per HTTP exchange (``event: "http"``). Every string
+goes through :mod:`git_hf_agent.redact`, and known secrets (the Hub token) are
+masked wherever they appear.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from git_hf_agent.redact import redact_text
+
+
+class Log:
+    """Thread-safe sink for stderr lines and JSON events; the file is opened on first use."""
+
+    def __init__(self, path: str | None, *, verbose: bool = False, stderr: TextIO | None = None) -> None:
+        self.path = path
+        self.verbose = verbose
+        self._stderr = stderr if stderr is not None else sys.stderr
+        self._file: TextIO | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+
+    def add_secret(self, secret: str | None) -> None:
+        """Mask ``secret`` (e.g. a token read from a credential helper) in everything written."""
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def clean(self, text: str) -> str:
+        """``text`` with URLs' signatures, tokens and known secrets redacted."""
+        return redact_text(text, *self._secrets)
+
+    def say(self, message: str) -> None:
+        """One human line on stderr (shown by git-lfs under GIT_TRACE=1)."""
+        line = f"git-hf-agent: {self.clean(message)}\n"
+        with self._lock:
+            try:
+                self._stderr.write(line)
+                self._stderr.flush()
+            except (OSError, ValueError):
+                pass
+
+    def event(self, event: str, **fields: Any) -> None:
+        """Append one JSON object ``{"ts", "event", **fields}`` to the log file."""
+        record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+        record.update(fields)
+        line = self.clean(json.dumps(record, default=str, separators=(",", ":"))) + "\n"
+        with self._lock:
+            sink = self._open()
+            if sink is None:
+                return
+            try:
+                sink.write(line)
+                sink.flush()
+            except OSError:
+                self._failed = True
+
+    def _open(self) -> TextIO | None:
+        if self._file is not None or self._failed or not self.path:
+            return self._file
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")
+        except OSError as exc:
+            self._failed = True
+            self._stderr.write(f"git-hf-agent: cannot write log {self.path}: {exc}; continuing without it\n")
+        return self._file
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def elapsed_ms(start: float) -> int:
+    """Milliseconds since ``start`` (a ``time.monotonic()`` value)."""
+    return int((time.monotonic() - start) * 1000)

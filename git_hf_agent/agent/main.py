@@ -1,0 +1,228 @@
+"""``git-hf-agent``: the loop that speaks git-lfs's custom transfer protocol on stdin/stdout.
+
+:func:`run` owns the streams (passed in, so tests drive it with in-memory
+streams) and answers ``init`` with ``{}`` *before* the heavy modules (requests,
+tenacity, the engine) are imported: start-up is part of every push. Each
+request gets exactly one answer; a problem with one object becomes a
+``complete`` with ``error`` and the loop keeps serving; a bad line never
+crashes it. EOF or ``terminate`` ends cleanly. stdout carries protocol lines
+only, each flushed; human lines go to stderr and events to the JSON log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+from typing import Any, TextIO
+
+from git_hf_agent.agent import protocol
+from git_hf_agent.agent.log import Log
+
+DEFAULT_PARALLEL = 8
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_BACKOFF = 1.0
+LOG_NAME = "git-hf-agent.jsonl"
+
+
+class _ArgParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # never exit or print from inside the protocol loop
+        raise ValueError(message)
+
+
+def _positive(kind):
+    def convert(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise ValueError
+        return value
+    convert.__name__ = f"positive {kind.__name__}"
+    return convert
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The options of ``lfs.customtransfer.multipart.args``; ValueError with the reason."""
+    p = _ArgParser(prog="git-hf-agent", add_help=False)
+    p.add_argument("--parallel", type=_positive(int), default=DEFAULT_PARALLEL)
+    p.add_argument("--max-attempts", type=_positive(int), default=DEFAULT_MAX_ATTEMPTS)
+    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT)
+    p.add_argument("--backoff", type=float, default=DEFAULT_BACKOFF)
+    p.add_argument("--log", default=None)
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args(argv)
+    if args.backoff < 0:
+        raise ValueError("argument --backoff: must not be negative")
+    return args
+
+
+class Writer:
+    """stdout for protocol replies only: one JSON line each, flushed, never interleaved."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, reply: protocol.Reply) -> None:
+        line = reply.line()
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+
+def default_log_path() -> str | None:
+    """``<git dir>/lfs/logs/git-hf-agent.jsonl`` of the repo the agent runs in."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    git_dir = out.stdout.strip()
+    return os.path.join(git_dir, "lfs", "logs", LOG_NAME) if out.returncode == 0 and git_dir else None
+
+
+def _warm_up() -> None:
+    """Import the engine in the background right after ``{}`` so the first upload does not wait."""
+    try:
+        import git_hf_agent.agent.upload  # noqa: F401
+    except Exception:  # noqa: BLE001 - the real import in _Session reports it
+        pass
+
+
+class _Session:
+    """What the loop knows: options, the init answer, and (lazily) the upload engine."""
+
+    def __init__(self, argv: list[str], writer: Writer, stderr: TextIO | None) -> None:
+        self.writer = writer
+        self.stderr = stderr
+        self.arg_error: str | None = None
+        try:
+            self.args = parse_args(argv)
+        except ValueError as exc:
+            self.arg_error = (f"git-hf-agent: bad option in lfs.customtransfer.multipart.args {argv!r}: {exc}. "
+                              "Fix: run `git hf init` or edit that git config value")
+            self.args = parse_args([])
+        self.log = Log(self.args.log, verbose=self.args.verbose, stderr=stderr)
+        self.remote = "origin"
+        self.engine = None
+        self.refused: str | None = None
+
+    def init(self, req: protocol.Init) -> None:
+        self.remote = req.remote
+        if self.arg_error:
+            self.refused = self.arg_error
+        elif req.operation != "upload":
+            self.refused = ("git-hf-agent only uploads; downloads use git-lfs's own transfer. "
+                            "Fix: `git config lfs.customtransfer.multipart.direction upload` (git hf init sets it)")
+        if self.refused:
+            self.writer.send(protocol.init_error(protocol.E_PROTOCOL, self.refused))
+            self.log.say(self.refused)
+            return
+        self.writer.send(protocol.init_ok())
+        threading.Thread(target=_warm_up, name="git-hf-warm-up", daemon=True).start()
+        if self.log.path is None:
+            self.log.path = default_log_path()
+        self.log.event("init", operation=req.operation, remote=req.remote, parallel=self.args.parallel,
+                       max_attempts=self.args.max_attempts, timeout=self.args.timeout, pid=os.getpid())
+
+    def transfer(self, req: protocol.Transfer) -> None:
+        if self.refused or req.event != "upload":
+            reason = self.refused or "git-hf-agent only uploads; this download goes to the wrong agent"
+            self.fail(req.oid, protocol.E_PROTOCOL, reason)
+            return
+        try:
+            self._upload(req)
+        except Exception as exc:  # noqa: BLE001 - one object's bug must not end the process
+            self.log.event("bug", oid=req.oid, error=f"{type(exc).__name__}: {exc}")
+            self.fail(req.oid, protocol.E_INTERNAL, (
+                f"git-hf-agent internal error: {type(exc).__name__}: {exc}. Next: re-run `git push`; "
+                f"if it repeats, report it with the log {self.log.path}"))
+
+    def _upload(self, req: protocol.Transfer) -> None:
+        from git_hf_agent.agent.upload import Job, ObjectFailed
+
+        engine = self._engine()
+        job = Job(oid=req.oid, size=req.size, path=req.path or "", action=req.action,
+                  emit=lambda so_far, since: self.writer.send(protocol.progress(req.oid, so_far, since)))
+        try:
+            engine.upload(job)
+        except ObjectFailed as failed:
+            self.fail(req.oid, failed.code, failed.message)
+            return
+        self.writer.send(protocol.complete(req.oid))
+
+    def _engine(self):
+        if self.engine is None:
+            from git_hf_agent.agent.http import Transport
+            from git_hf_agent.agent.refresh import Refresher
+            from git_hf_agent.agent.retry import Policy
+            from git_hf_agent.agent.upload import Engine
+
+            a = self.args
+            transport = Transport(self.log, parallel=a.parallel, timeout=a.timeout)
+            self.engine = Engine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
+                                 Refresher(transport, self.remote), self.log, parallel=a.parallel)
+        return self.engine
+
+    def fail(self, oid: str, code: int, message: str) -> None:
+        message = self.log.clean(message)
+        self.log.say(f"{oid[:12]}: {message}")
+        self.log.event("failed", oid=oid, code=code, message=message)
+        self.writer.send(protocol.complete(oid, (code, message)))
+
+    def bad_line(self, bad: protocol.BadLine) -> None:
+        if bad.oid is not None:
+            self.fail(bad.oid, protocol.E_PROTOCOL, f"git-hf-agent could not use this request: {bad.reason}")
+            return
+        message = self.log.clean(f"ignored a line from git-lfs: {bad.reason}")
+        self.log.say(message)
+        self.log.event("bad_line", reason=message)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        self.log.close()
+
+
+def run(stdin: TextIO, stdout: TextIO, argv: list[str], stderr: TextIO | None = None) -> int:
+    """Serve git-lfs until EOF or ``terminate``; returns the exit status (0)."""
+    session = _Session(argv, Writer(stdout), stderr)
+    try:
+        while True:
+            raw = stdin.readline()
+            if not raw:
+                break
+            if not raw.strip():
+                continue
+            req: Any = protocol.parse(raw)
+            if isinstance(req, protocol.Terminate):
+                break
+            if isinstance(req, protocol.Init):
+                session.init(req)
+            elif isinstance(req, protocol.Transfer):
+                session.transfer(req)
+            else:
+                session.bad_line(req)
+    finally:
+        session.close()
+    return 0
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Stop at once: confirmed parts are already fsync'd in the journal, so a re-push resumes."""
+    try:
+        sys.stderr.write("git-hf-agent: stopped by SIGTERM; confirmed parts are kept for the next push\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(128 + signum)
+
+
+def main() -> int:
+    """Console entry point ``git-hf-agent``."""
+    import io
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    return run(stdin, sys.stdout, sys.argv[1:])

@@ -1,0 +1,358 @@
+"""The upload engine: one object, streamed in parallel parts (or one basic PUT), retried, resumable.
+
+For a ``multipart`` plan a shared pool of ``--parallel`` threads streams the
+parts straight from the object file by offset (:class:`http.FileSlice`); every
+worker takes the next part as soon as it finishes one, so no connection idles.
+Each part is retried by the single :class:`retry.Policy`; its ETag is written to
+the :class:`journal.Journal` before it counts. When URLs expire (403 from the
+storage, or the action's deadline passed) one worker asks :mod:`refresh` for new
+actions while the others wait: the same upload id continues with new URLs, a new
+one starts over cleanly (old journal removed), no actions means the server
+already has the object. After the last part the completion POST is sent
+(retried on 5xx/connection errors) and only its 2xx makes the object done.
+The object file is opened read-only and never modified.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from git_hf_agent.agent import protocol
+from git_hf_agent.agent.http import EXPIRED, FATAL, LFS_HEADERS, FileSlice, HttpFailure, Transport, stream
+from git_hf_agent.agent.journal import Journal, journal_dir_for
+from git_hf_agent.agent.log import Log
+from git_hf_agent.agent.plan import ActionError, BasicPlan, MultipartPlan, Plan, plan_action
+from git_hf_agent.agent.progress import Emit, Progress
+from git_hf_agent.agent.refresh import Refresher, RefreshError
+from git_hf_agent.agent.retry import Cancelled, Policy
+from git_hf_agent.units import format_size
+
+MAX_REFRESHES = 5       # fresh-URL rounds per object before giving up
+MAX_RESTARTS = 3        # new upload ids per object before giving up
+COMPLETE_READ_TIMEOUT = 600.0  # the server assembles and hashes the object before answering
+
+
+class ObjectFailed(Exception):
+    """This object cannot be uploaded now; ``message`` is what git-lfs shows the user."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Stored(Exception):
+    """The batch API says the server already holds the object."""
+
+
+class _StartOver(Exception):
+    """The server handed out a different upload: restart with ``plan``."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+
+@dataclass
+class Job:
+    """One object to upload and where to report progress."""
+
+    oid: str
+    size: int
+    path: str
+    action: dict | None
+    emit: Emit
+
+
+class Engine:
+    """Uploads objects one at a time with a pool of ``parallel`` part workers."""
+
+    def __init__(self, transport: Transport, policy: Policy, refresher: Refresher, log: Log,
+                 *, parallel: int, git_dir: str | None = None) -> None:
+        self.transport = transport
+        self.policy = policy
+        self.refresher = refresher
+        self.log = log
+        self.parallel = parallel
+        self.git_dir = git_dir
+        self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-part")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.transport.close()
+
+    def upload(self, job: Job) -> None:
+        """Store ``job``'s object on the server or raise :class:`ObjectFailed`."""
+        _check_file(job)
+        try:
+            plan = plan_action(job.action, job.size)
+        except ActionError as exc:
+            raise ObjectFailed(protocol.E_BAD_ACTION, (
+                f"the server's upload action for {job.oid[:12]} is unusable: {exc}; nothing was sent. "
+                "Next: re-run `git push`; if it repeats, the server is not speaking the Hub's LFS protocol"
+            )) from None
+        start = time.monotonic()
+        fd = os.open(job.path, os.O_RDONLY)
+        try:
+            _Upload(self, job, fd).run(plan)
+        finally:
+            os.close(fd)
+        took = max(time.monotonic() - start, 1e-6)
+        self.log.say(f"stored {job.oid[:12]}: {format_size(job.size)} in {took:.1f}s ({job.size / took / 1e6:.1f} MB/s)")
+        self.log.event("object", oid=job.oid, size=job.size, result="stored", elapsed_ms=int(took * 1000))
+
+
+def _check_file(job: Job) -> None:
+    try:
+        st = os.stat(job.path)
+    except OSError as exc:
+        raise ObjectFailed(protocol.E_LOCAL_FILE, f"cannot read the object file {job.path}: {exc.strerror}. "
+                           "Next: run `git lfs fsck` and re-run `git push`") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size != job.size:
+        raise ObjectFailed(protocol.E_LOCAL_FILE, (
+            f"the object file {job.path} has {st.st_size} bytes but git-lfs announced {job.size}; nothing was sent. "
+            "Next: run `git lfs fsck` and re-run `git push`"))
+
+
+class _Upload:
+    """State of one object's upload: current plan, URL generation, journal, progress."""
+
+    def __init__(self, engine: Engine, job: Job, fd: int) -> None:
+        self.e = engine
+        self.job = job
+        self.fd = fd
+        self.cancel = threading.Event()
+        self.policy = replace(engine.policy, cancel=self.cancel)
+        self.progress = Progress(job.size, job.emit)
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.refreshes = 0
+        self.plan: Plan | None = None
+        self.journal: Journal | _Memo | None = None
+
+    def run(self, plan: Plan) -> None:
+        for _ in range(MAX_RESTARTS + 1):
+            try:
+                self.plan, self.generation = plan, self.generation + 1
+                if isinstance(plan, BasicPlan):
+                    self._basic()
+                else:
+                    self._multipart()
+                self.progress.finish()
+                return
+            except _Stored:
+                self.e.log.say(f"{self.job.oid[:12]} is already stored on the server")
+                self.progress.finish()
+                return
+            except _StartOver as new:
+                self.e.log.say(f"{self.job.oid[:12]}: the server started a new upload; starting this file over")
+                if self.journal is not None:
+                    self.journal.remove()
+                self.progress.restart()
+                self.cancel = threading.Event()
+                self.policy = replace(self.e.policy, cancel=self.cancel)
+                plan = new.plan
+        raise ObjectFailed(protocol.E_TRANSFER, (
+            f"the server restarted the upload of {self.job.oid[:12]} {MAX_RESTARTS} times. Next: re-run `git push` later"))
+
+    # -- basic ------------------------------------------------------------------------------
+    def _basic(self) -> None:
+        job = self.job
+
+        def put(attempt: int) -> None:
+            plan = self.plan
+            body = FileSlice(self.fd, 0, job.size, lambda pos: self.progress.advance("basic", pos), self.cancel.is_set)
+            self.e.transport.request("basic", "PUT", plan.url, attempt=attempt, body=stream(body), nbytes=job.size,
+                                     headers=plan.headers, oid=job.oid)
+
+        self._with_fresh_urls("upload", put)
+
+    # -- multipart --------------------------------------------------------------------------
+    def _multipart(self) -> None:
+        plan = self.plan
+        assert isinstance(plan, MultipartPlan)
+        self.journal = self._open_journal(plan)
+        done = self.journal.done
+        resumed = sum(p.length for p in plan.parts if p.number in done)
+        todo = [p.number for p in plan.parts if p.number not in done]
+        self.e.log.say(
+            f"upload {self.job.oid[:12]}: {format_size(self.job.size)} in {len(plan.parts)} parts of "
+            f"{format_size(plan.chunk_size)}, {self.e.parallel} in parallel"
+            + (f"; {len(done)} parts already stored, resuming" if done else ""))
+        self.e.log.event("object", oid=self.job.oid, size=self.job.size, parts=len(plan.parts),
+                         chunk_size=plan.chunk_size, resumed_parts=len(done), upload_id=plan.upload_id)
+        if resumed:
+            self.progress.already_done(resumed)
+        self._run_parts(todo)
+        self._complete()
+        self.journal.remove()
+
+    def _open_journal(self, plan: MultipartPlan):
+        if plan.upload_id is None:
+            return _Memo()
+        directory = journal_dir_for(self.job.path, self.e.git_dir)
+        journal = Journal.open(directory, self.job.oid, plan.upload_id, self.job.size, plan.chunk_size, len(plan.parts))
+        for old in journal.remove_others():
+            self.e.log.say(f"removed the journal of an older upload: {old.name}")
+        return journal
+
+    def _run_parts(self, numbers: list[int]) -> None:
+        futures = [self.e.pool.submit(self._send_part, n) for n in numbers]
+        finished, pending = cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
+        failed = [f for f in finished if f.exception() is not None]
+        if not failed:
+            return
+        self.cancel.set()
+        for f in pending:
+            f.cancel()
+        cf.wait(pending)
+        errors = [f.exception() for f in failed]
+        # Prefer control-flow signals (stored / start over) over the Cancelled they caused.
+        for kind in (_Stored, _StartOver, ObjectFailed):
+            for exc in errors:
+                if isinstance(exc, kind):
+                    raise exc
+        raise errors[0]
+
+    def _send_part(self, number: int) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+        total = len(self.plan.parts)
+
+        def put(attempt: int) -> str:
+            part = self.plan.parts[number - 1]
+            body = FileSlice(self.fd, part.offset, part.length,
+                             lambda pos: self.progress.advance(number, pos), self.cancel.is_set)
+            resp = self.e.transport.request("part", "PUT", part.url, attempt=attempt, body=stream(body),
+                                            nbytes=part.length, oid=self.job.oid, part=number)
+            return resp.headers["ETag"]
+
+        etag = self._with_fresh_urls(f"part {number}/{total}", put)
+        self.journal.record(number, etag)
+
+    def _complete(self) -> None:
+        parts = [{"partNumber": n, "etag": self.journal.done[n]} for n in sorted(self.journal.done)]
+        body = protocol.Reply({"oid": self.job.oid, "parts": parts}).line().encode()
+
+        def post(attempt: int) -> None:
+            headers = {**self.plan.headers, **LFS_HEADERS}
+            self.e.transport.request("complete", "POST", self.plan.complete_url, attempt=attempt, body=body,
+                                     nbytes=len(body), headers=headers, oid=self.job.oid,
+                                     read_timeout=max(COMPLETE_READ_TIMEOUT, self.e.transport.timeout[1]))
+
+        try:
+            self._with_fresh_urls("completion", post)
+        except ObjectFailed as failed:
+            if failed.code == 400 or failed.code == 404 or failed.code == 409:
+                self._stored_anyway(failed)
+            raise
+
+    def _stored_anyway(self, failed: ObjectFailed) -> None:
+        """A 4xx completion after a retry may mean the first attempt succeeded: ask the batch API."""
+        try:
+            fresh = self.e.refresher.fetch(self.job.oid, self.job.size, self.policy)
+        except RefreshError:
+            return
+        if fresh.action is None:
+            raise _Stored() from failed
+
+    # -- shared: retries plus fresh URLs ---------------------------------------------------
+    def _with_fresh_urls(self, what: str, send: Callable[[int], object]):
+        """Run ``send`` under the retry policy; on expired URLs fetch fresh ones and go again."""
+        while True:
+            generation = self._ensure_fresh()
+            try:
+                return self.policy.call(send, on_retry=lambda f, wait: self._retrying(what, f, wait))
+            except HttpFailure as failure:
+                if failure.category == EXPIRED:
+                    self._refresh(generation, failure)
+                    continue
+                raise self._failed(what, failure) from None
+
+    def _retrying(self, what: str, failure: HttpFailure, wait: float) -> None:
+        self.e.log.say(f"{self.job.oid[:12]} {what}: {failure.describe()}; "
+                       f"retry {failure.attempt + 1}/{self.policy.max_attempts} in {wait:.1f}s")
+
+    def _ensure_fresh(self) -> int:
+        """Refresh proactively when the plan's URLs expire (or nearly); returns the URL generation."""
+        with self.lock:
+            generation = self.generation
+            deadline = self.plan.deadline
+        if deadline is not None and time.time() >= deadline - 1.0:
+            self._refresh(generation, None)
+            with self.lock:
+                generation = self.generation
+        return generation
+
+    def _refresh(self, generation: int, failure: HttpFailure | None) -> None:
+        """Replace the plan's URLs once per generation (other workers wait and reuse the result)."""
+        with self.lock:
+            if self.cancel.is_set():
+                raise Cancelled()
+            if generation != self.generation:
+                return
+            self.refreshes += 1
+            why = failure.describe() if failure else "the upload URLs expired"
+            if self.refreshes > MAX_REFRESHES:
+                raise self._failed("fresh upload URLs", failure) if failure else ObjectFailed(
+                    protocol.E_TRANSFER, f"upload URLs for {self.job.oid[:12]} kept expiring. Next: re-run `git push`")
+            self.e.log.say(f"{self.job.oid[:12]}: {why}; asking the LFS API for fresh URLs")
+            try:
+                fresh = self.e.refresher.fetch(self.job.oid, self.job.size, self.policy)
+            except RefreshError as exc:
+                raise ObjectFailed(protocol.E_TRANSFER, f"upload of {self.job.oid[:12]} failed: {why}; {exc}") from None
+            if fresh.action is None:
+                raise _Stored()
+            try:
+                plan = plan_action(fresh.action, self.job.size)
+            except ActionError as exc:
+                raise ObjectFailed(protocol.E_BAD_ACTION, f"fresh upload action for {self.job.oid[:12]} is unusable: {exc}") from None
+            if not _same_upload(self.plan, plan):
+                raise _StartOver(plan)
+            self.plan = plan
+            self.generation += 1
+
+    def _failed(self, what: str, failure: HttpFailure) -> ObjectFailed:
+        """The user's message: what failed, status, body, redacted URL, attempt, time, next step."""
+        stored = len(self.journal.done) if isinstance(self.journal, Journal) else 0
+        if failure.retriable:
+            step = "check the network or the Hub's status, then re-run `git push`"
+        elif failure.category == FATAL:
+            step = "re-run `git push`; if it fails the same way, report it with the log " + (self.e.log.path or "")
+        elif failure.category == EXPIRED:
+            step = "the storage keeps refusing fresh URLs; check the machine's clock and re-run `git push`"
+        else:
+            step = "check the Hub token (`git hf doctor`) and re-run `git push`"
+        if stored:
+            step += f"; the {stored} parts already stored are kept in {self.journal.path} and will not be re-sent"
+        message = (f"upload of {self.job.oid[:12]} failed at {what}: {failure.describe()}. "
+                   f"Gave up after {failure.attempt} attempt(s). Next: {step}")
+        return ObjectFailed(failure.status or protocol.E_TRANSFER, message)
+
+
+def _same_upload(old: Plan | None, new: Plan) -> bool:
+    return (isinstance(old, MultipartPlan) and isinstance(new, MultipartPlan) and old.upload_id is not None
+            and new.upload_id == old.upload_id and new.chunk_size == old.chunk_size
+            and len(new.parts) == len(old.parts)) or (isinstance(old, BasicPlan) and isinstance(new, BasicPlan))
+
+
+class _Memo:
+    """In-memory stand-in for a journal when the server gives no upload id (nothing to resume)."""
+
+    path = None
+
+    def __init__(self) -> None:
+        self.done: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def record(self, number: int, etag: str) -> None:
+        with self._lock:
+            self.done[number] = etag
+
+    def remove(self) -> None:
+        self.done = {}
