@@ -1,0 +1,184 @@
+"""What the Hub holds for a git remote: its git tree (paths-info) and its LFS storage (batch API).
+
+Two different questions, both needed to trust a push (issue 4, ``git hf verify``):
+
+- ``paths-info`` (``POST /api/{type}s/{repo}/paths-info/{rev}``, 500 paths per
+  request as huggingface_hub batches them) says which pointer the Hub's *git
+  tree* has at a path: oid and size of the LFS object it names;
+- the LFS batch API with ``operation: download`` (100 objects per request, as
+  git-lfs batches) says whether the object *bytes* are stored: a missing one
+  comes back with ``error.code`` 404, a stored one with its size.
+
+Requests run a few at a time (thread-local sessions) and are retried on 429/5xx
+and connection errors: both are read-only. The token goes only to the remote's
+own host (the URL's password, or the configured Hub token when the remote is on
+the configured endpoint or huggingface.co), never into messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence, TypeVar
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from git_hf_agent import hubconf
+from git_hf_agent.errors import HfError
+from git_hf_agent.hubconf import RepoId
+from git_hf_agent.redact import redact_text, redact_url
+
+PATHS_PER_REQUEST = 500
+OBJECTS_PER_REQUEST = 100
+WORKERS = 8
+TIMEOUT = (10, 120)
+LFS_MEDIA = "application/vnd.git-lfs+json"
+HUB_HOSTS = ("huggingface.co", "hf.co")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """The LFS batch API's answer for one oid: stored or not, the stored size, or another error."""
+
+    present: bool
+    size: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HubRemote:
+    """A Hub repo as reached through a git remote URL: endpoint, repo id, LFS URL and credentials."""
+
+    endpoint: str
+    repo: RepoId
+    lfs_url: str
+    token: str | None = None
+    username: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, lfs_url: str | None = None) -> "HubRemote":
+        """Parse ``https://[user:token@]host[/prefix]/[datasets/|spaces/]ns/name[.git]``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise HfError(f"remote {redact_url(url)} is not an http(s) Hub URL",
+                          "use the Hub's https URL, e.g. `git remote set-url origin https://huggingface.co/NAMESPACE/NAME`")
+        try:
+            repo = RepoId.parse(parts.path)
+        except ValueError as exc:
+            raise HfError(f"remote {redact_url(url)} is not a Hub repo URL: {exc}") from None
+        host = parts.netloc.rsplit("@", 1)[-1]
+        path = parts.path.rstrip("/").removesuffix(".git")
+        prefix = path[: len(path) - len(repo.path)].rstrip("/")
+        endpoint = f"{parts.scheme}://{host}{prefix}"
+        token = unquote(parts.password) if parts.password else _configured_token_for(endpoint)
+        return cls(endpoint, repo, (lfs_url or f"{endpoint}/{repo.path}.git/info/lfs").rstrip("/"), token,
+                   unquote(parts.username) if parts.username else None)
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo.path} on {self.endpoint}"
+
+    # -- queries ---------------------------------------------------------------------
+    def paths_info(self, revision: str, paths: Sequence[str]) -> dict[str, dict]:
+        """What the Hub's git tree at ``revision`` holds at each path (absent paths are left out)."""
+        url = f"{self.endpoint}/api/{self.repo.type}s/{self.repo.repo_id}/paths-info/{quote(revision, safe='')}"
+
+        def one(chunk: list[str]) -> list[dict]:
+            resp = self._post(url, data={"paths": chunk, "expand": "false"}, what=f"revision {revision!r}")
+            return resp.json()
+
+        return {item["path"]: item for items in _map(one, _chunks(paths, PATHS_PER_REQUEST)) for item in items}
+
+    def stored_objects(self, objects: Iterable[tuple[str, int]], ref: str | None = None) -> dict[str, StoredObject]:
+        """Ask the LFS batch API (download) whether each (oid, size) is stored."""
+        url = f"{self.lfs_url}/objects/batch"
+        unique = sorted(dict(objects).items())
+
+        def one(chunk: list[tuple[str, int]]) -> list[dict]:
+            body = {"operation": "download", "transfers": ["basic"], "hash_algo": "sha256",
+                    "objects": [{"oid": oid, "size": size} for oid, size in chunk]}
+            if ref:
+                body["ref"] = {"name": ref}
+            resp = self._post(url, json=body, lfs=True, what="LFS storage")
+            return resp.json().get("objects", [])
+
+        found: dict[str, StoredObject] = {}
+        for answers in _map(one, _chunks(unique, OBJECTS_PER_REQUEST)):
+            for obj in answers:
+                err = obj.get("error")
+                if err:
+                    code = err.get("code")
+                    found[obj["oid"]] = StoredObject(False, None, None if code == 404 else f"{code}: {err.get('message', '')}")
+                else:
+                    found[obj["oid"]] = StoredObject(True, obj.get("size"))
+        return found
+
+    # -- HTTP ------------------------------------------------------------------------
+    def _post(self, url: str, *, lfs: bool = False, what: str, **kwargs) -> requests.Response:
+        headers = {"Accept": LFS_MEDIA, "Content-Type": LFS_MEDIA} if lfs else {}
+        auth = None
+        if self.token:
+            if lfs:
+                auth = (self.username or "hf_user", self.token)
+            else:
+                headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            resp = _session().post(url, headers=headers, auth=auth, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise HfError(f"cannot reach the Hub at {self.endpoint}: {redact_text(str(exc), self.token or '')}",
+                          "check the network and the remote URL (`git remote -v`), then retry") from None
+        if resp.status_code >= 400:
+            raise self._http_error(resp, url, what)
+        return resp
+
+    def _http_error(self, resp: requests.Response, url: str, what: str) -> HfError:
+        body = redact_text(resp.text[:1024], self.token or "").strip()
+        where = f"POST {redact_url(url)} answered {resp.status_code}: {body}"
+        if resp.status_code in (401, 403):
+            return HfError(f"the Hub refused access to {self.label} ({where})",
+                           "set HF_TOKEN (or `hf auth login`) to a token that can read this repo")
+        if resp.status_code == 404:
+            return HfError(f"{what} not found for {self.label} ({where})",
+                           "push it first (`git hf push`), or check the remote URL and --revision")
+        return HfError(f"the Hub failed while checking {self.label} ({where})", "retry later")
+
+
+def _configured_token_for(endpoint: str) -> str | None:
+    """The configured Hub token, only when ``endpoint`` is the configured Hub or huggingface.co."""
+    host = urlsplit(endpoint).netloc
+    configured = urlsplit(hubconf.endpoint()).netloc
+    if host == configured or host in HUB_HOSTS or any(host.endswith("." + h) for h in HUB_HOSTS):
+        return hubconf.token()
+    return None
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """A per-thread session retrying 429/5xx and connection errors with backoff (read-only POSTs)."""
+    if not hasattr(_local, "session"):
+        retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
+                      allowed_methods=None, respect_retry_after_header=True, raise_on_status=False)
+        session = requests.Session()
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        _local.session = session
+    return _local.session
+
+
+def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _map(fn: Callable[[list[T]], list[dict]], chunks: list[list[T]]) -> list[list[dict]]:
+    """Run ``fn`` over the chunks, a few requests at a time; the first HfError propagates."""
+    if len(chunks) <= 1:
+        return [fn(c) for c in chunks]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(chunks))) as pool:
+        return list(pool.map(fn, chunks))
