@@ -155,6 +155,9 @@ def get_object(ex: Exchange, oid: str) -> None:
     with ex.hub.storage.open_object(oid) as fh:
         size = fh.seek(0, 2)
         headers = {"Accept-Ranges": "bytes", "ETag": f'"{oid}"', "Content-Type": "application/octet-stream"}
+        if ex.query.get("commit"):  # signed by `resolve`: echoed like S3's response-* overrides
+            headers.update({"X-Repo-Commit": ex.query["commit"], "X-Linked-Etag": f'"{oid}"',
+                            "X-Linked-Size": str(size)})
         start, end = _range(ex.headers.get("Range"), size)
         if start is None:
             ex.start(200, headers, size)

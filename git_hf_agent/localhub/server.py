@@ -31,7 +31,7 @@ from git_hf_agent.localhub.signing import SignatureError, Signer, xml_error
 from git_hf_agent.localhub.stats import Stats
 from git_hf_agent.localhub.storage import Storage, StorageError
 from git_hf_agent.localhub.throttle import TokenBucket, block_size
-from git_hf_agent.redact import redact_url
+from git_hf_agent.redact import redact_text, redact_url
 
 BLOCK = 1024 * 1024
 JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
@@ -108,7 +108,7 @@ class Exchange(BaseHTTPRequestHandler):
         pass
 
     def log_message(self, fmt: str, *args) -> None:
-        sys.stderr.write("localhub: " + redact_url(fmt % args) + "\n")
+        sys.stderr.write("localhub: " + redact_text(fmt % args) + "\n")
 
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = lambda self: self._dispatch()  # noqa: E731
 
@@ -153,7 +153,7 @@ class Exchange(BaseHTTPRequestHandler):
             if not self._body_consumed:
                 self.close_connection = True
             ms = (time.monotonic() - started) * 1000
-            self.log_message('"%s %s" %s %.0fms', self.command, self.path, self.status_sent or "-", ms)
+            sys.stderr.write(f'localhub: "{self.command} {redact_url(self.path)}" {self.status_sent or "-"} {ms:.0f}ms\n')
 
     def _match(self) -> tuple[Route, dict] | None:
         allowed = False

@@ -22,6 +22,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from git_hf_agent.hubconf import RepoId
@@ -113,7 +114,19 @@ class Storage:
             hook = path / "hooks" / "pre-receive"
             hook.write_text(_HOOK)
             hook.chmod(0o755)
-            (path / "hub.json").write_text(json.dumps({"private": bool(private), "id": uuid.uuid4().hex}))
+            created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            meta = {"private": bool(private), "id": uuid.uuid4().hex, "created": created}
+            (path / "hub.json").write_text(json.dumps(meta))
+            return True
+
+    def delete_repo(self, repo: RepoId) -> bool:
+        """Remove a repo (its LFS objects stay in the shared store); False if it did not exist."""
+        path = self.repo_dir(repo)
+        with self.lock(f"repo:{path}"):
+            if not self.repo_exists(repo):
+                return False
+            (path / "hub.json").unlink()
+            shutil.rmtree(path, ignore_errors=True)
             return True
 
     # ---- LFS objects -------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""Read and write the local Hub's bare repos with git plumbing (no work tree).
+
+Used by the Hub API routes: resolve revisions, list trees with LFS pointer
+details, read blobs, and build commits from huggingface_hub's ndjson operations
+(temporary index + ``write-tree`` + ``commit-tree`` + compare-and-swap
+``update-ref``, so a concurrent push never gets overwritten).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ZERO = "0" * 40
+POINTER_MAX = 1024
+_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n")
+
+
+class GitError(Exception):
+    """A git plumbing command failed."""
+
+
+def pointer(oid: str, size: int) -> bytes:
+    """The git-lfs pointer text for an object."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n".encode()
+
+
+def parse_pointer(data: bytes) -> tuple[str, int] | None:
+    m = _POINTER.match(data)
+    return (m.group(1).decode(), int(m.group(2))) if m else None
+
+
+@dataclass
+class Entry:
+    """One tree entry at a revision; ``lfs`` is (sha256, size) when the blob is an LFS pointer."""
+
+    path: str
+    type: str  # "file" | "directory"
+    oid: str
+    size: int
+    lfs: tuple[str, int] | None = None
+
+    def as_json(self) -> dict:
+        if self.type == "directory":
+            return {"type": "directory", "oid": self.oid, "size": 0, "path": self.path}
+        item = {"type": "file", "oid": self.oid, "size": self.lfs[1] if self.lfs else self.size, "path": self.path}
+        if self.lfs:
+            item["lfs"] = {"oid": self.lfs[0], "size": self.lfs[1], "pointerSize": self.size}
+        return item
+
+
+class GitRepo:
+    """A bare repository on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def git(self, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
+        proc = subprocess.run(["git", *args], cwd=self.path, input=input, capture_output=True,
+                              env={**os.environ, **(env or {})})
+        if proc.returncode != 0:
+            raise GitError(proc.stderr.decode(errors="replace").strip()[-500:])
+        return proc.stdout
+
+    def resolve(self, rev: str) -> str | None:
+        """Commit id of a branch, tag or (abbreviated) commit id; None when unknown or the repo is empty."""
+        if not rev or rev.startswith("-"):
+            return None
+        try:
+            return self.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}").decode().strip()
+        except GitError:
+            return None
+
+    def entries(self, commit: str, path: str = "", recursive: bool = False) -> list[Entry]:
+        """Entries of the folder ``path`` (all below it when ``recursive``) at ``commit``."""
+        args = ["ls-tree", "-l", "-z"]
+        if recursive:
+            args += ["-r", "-t"]
+        target = f"{commit}:{path}" if path else commit
+        try:
+            out = self.git(*args, target)
+        except GitError:
+            return []
+        return self._with_lfs(self._parse_ls_tree(out, prefix=f"{path}/" if path else ""))
+
+    def lookup(self, commit: str, paths: list[str]) -> list[Entry]:
+        """Entries for exact paths (files or folders) at ``commit``; missing paths are skipped."""
+        if not paths:
+            return []
+        try:
+            out = self.git("ls-tree", "-l", "-z", "--full-tree", commit, "--", *paths)
+        except GitError:
+            return []
+        wanted = set(paths)
+        return self._with_lfs([e for e in self._parse_ls_tree(out, "") if e.path in wanted])
+
+    @staticmethod
+    def _parse_ls_tree(out: bytes, prefix: str) -> list[Entry]:
+        entries = []
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, name = record.decode(errors="surrogateescape").partition("\t")
+            mode, kind, oid, size = meta.split()
+            if kind == "commit":
+                continue  # submodules are not served
+            entries.append(Entry(prefix + name, "directory" if kind == "tree" else "file", oid,
+                                 0 if size == "-" else int(size)))
+        return entries
+
+    def _with_lfs(self, entries: list[Entry]) -> list[Entry]:
+        small = [e for e in entries if e.type == "file" and e.size <= POINTER_MAX]
+        if small:
+            blobs = self.cat_many([e.oid for e in small])
+            for e in small:
+                e.lfs = parse_pointer(blobs.get(e.oid, b""))
+        return entries
+
+    def cat_many(self, oids: list[str]) -> dict[str, bytes]:
+        out = self.git("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode())
+        blobs, pos = {}, 0
+        while pos < len(out):
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            if header[-1] == b"missing":
+                pos = end + 1
+                continue
+            size = int(header[2])
+            blobs[header[0].decode()] = out[end + 1:end + 1 + size]
+            pos = end + 1 + size + 1
+        return blobs
+
+    def blob(self, oid: str) -> bytes:
+        return self.git("cat-file", "blob", oid)
+
+    def commit(self, branch: str, parent: str | None, adds: list[tuple[str, bytes]], deletes: list[str],
+               folders: list[str], message: str, author: tuple[str, str]) -> str:
+        """Create a commit on ``branch`` from ``parent`` and move the branch (compare-and-swap)."""
+        with tempfile.TemporaryDirectory(prefix="localhub-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            self.git("read-tree", *([parent] if parent else ["--empty"]), env=env)
+            lines = []
+            for folder in folders:
+                listed = self.git("ls-files", "-z", "--", f"{folder.rstrip('/')}/", env=env).split(b"\0")
+                lines += [f"0 {ZERO}\t{p.decode()}" for p in listed if p]
+            lines += [f"0 {ZERO}\t{p}" for p in deletes]
+            for path, content in adds:
+                blob = self.git("hash-object", "-w", "--stdin", input=content).decode().strip()
+                lines.append(f"100644 {blob}\t{path}")
+            self.git("update-index", "--index-info", input="".join(f"{line}\n" for line in lines).encode(), env=env)
+            tree = self.git("write-tree", env=env).decode().strip()
+        who = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
+               "GIT_COMMITTER_NAME": author[0], "GIT_COMMITTER_EMAIL": author[1]}
+        args = ["commit-tree", tree, *(["-p", parent] if parent else [])]
+        commit = self.git(*args, input=message.encode(), env=who).decode().strip()
+        self.git("update-ref", f"refs/heads/{branch}", commit, parent or ZERO)
+        return commit
+
+    def commit_date(self, commit: str) -> str:
+        """Committer date in the Hub's format (``2026-01-01T00:00:00.000Z``)."""
+        stamp = int(self.git("show", "-s", "--format=%ct", commit).decode().strip())
+        return datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
