@@ -46,13 +46,17 @@ def require_token(token: str | None = None) -> str:
 
 
 def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None = None,
-                private: bool = False, exist_ok: bool = False) -> str:
-    """Create ``repo`` on the Hub and return its git URL; HfError on failure (409 unless ``exist_ok``)."""
+                private: bool = False, exist_ok: bool = False, space_sdk: str | None = None) -> str:
+    """Create ``repo`` on the Hub and return its git URL; HfError on failure (409 unless ``exist_ok``).
+
+    A Space needs an SDK; ``space_sdk`` defaults to ``static`` (plain files, nothing to build).
+    """
     base = hubconf.endpoint(endpoint)
     secret = require_token(token)
     with hub_errors(base, repo, secret):
         client(base, secret).create_repo(
             repo.repo_id, repo_type=repo.type, private=private, exist_ok=exist_ok, token=secret,
+            space_sdk=(space_sdk or "static") if repo.type == "space" else None,
         )
     return repo.git_url(base)
 

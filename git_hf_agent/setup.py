@@ -60,11 +60,13 @@ class Change:
 
 
 def configure(path: Path | None = None, *, global_: bool = False, endpoint: str | None = None,
-              parallel: int | None = None, dry_run: bool = False) -> list[str]:
+              parallel: int | None = None, dry_run: bool = False, gitattributes: bool = True) -> list[str]:
     """Configure ``path``'s repo (or the global config) for the Hub; return the changes (made or planned).
 
-    An empty list means everything was already configured. Raises HfError outside
-    a repository without ``global_``, or when git-lfs or the agent is not installed.
+    An empty list means everything was already configured. ``gitattributes=False``
+    leaves ``.gitattributes`` alone (``git hf clone`` must not dirty a fresh checkout).
+    Raises HfError outside a repository without ``global_``, or when git-lfs or the
+    agent is not installed.
     """
     if parallel is not None and parallel < 1:
         raise HfError(f"--parallel must be at least 1, not {parallel}", "pass --parallel 8 (the default) or more")
@@ -77,7 +79,7 @@ def configure(path: Path | None = None, *, global_: bool = False, endpoint: str 
         *agent_changes(config, parallel),
         *locksverify_changes(config, base),
         *credential_changes(config, base),
-        *(gitattributes_changes(repo.worktree) if repo and repo.worktree else []),
+        *(gitattributes_changes(repo.worktree) if gitattributes and repo and repo.worktree else []),
     ]
     if not dry_run:
         for change in plan:

@@ -2,7 +2,8 @@
 
 The clone itself always runs with ``GIT_LFS_SKIP_SMUDGE=1`` (the checkout holds
 pointers, whatever the user's global git-lfs setup), then ``git hf init`` runs on
-the new repo, then ``git lfs pull`` materialises every LFS file, only those
+the new repo (all but the ``.gitattributes`` additions: a fresh clone stays
+clean; ``git hf init`` in the clone adds them), then ``git lfs pull`` materialises every LFS file, only those
 matching ``--include``, or none with ``--lazy``. Listing files (``git ls-files``)
 never needs their content.
 """
@@ -49,6 +50,10 @@ def _run(args: list[str], step: str, fix: str, cwd: Path | None = None, env: dic
         raise HfError(f"{step} failed (git exited {proc.returncode}; its message is above)", fix)
 
 
+def _has_commits(repo: Path) -> bool:
+    return subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=repo, capture_output=True).returncode == 0
+
+
 @click.command("clone")
 @click.argument("source", metavar="REPO_ID|URL")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
@@ -66,9 +71,12 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
     _run(["-c", f"{key}=", "-c", f"{key}={credential_helper(base)}", "clone", url, str(target)],
          "git clone", "check the repo id, the endpoint and your access (`git hf doctor`)",
          env={"GIT_LFS_SKIP_SMUDGE": "1"})
-    for change in configure(target, endpoint=base):
+    for change in configure(target, endpoint=base, gitattributes=False):
         click.echo(f"init: {change}", err=True)
     patterns = ",".join(p for spec in includes for p in spec.split(",") if p)
+    if not _has_commits(target):
+        click.echo(f"cloned {url} into {target} (empty repository)")
+        return
     if lazy and not patterns:
         click.echo(f"cloned {url} into {target} (lazy: LFS files are pointers; fetch with `git lfs pull --include PATTERN`)")
         return

@@ -8,6 +8,8 @@ from git_hf_agent import hubapi, hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.hubconf import RepoId
 
+SPACE_SDKS = ("gradio", "streamlit", "docker", "static")
+
 
 def parse_repo_id(text: str, repo_type: str | None) -> RepoId:
     """``ns/name`` (type from ``--type``) or ``datasets/ns/name``; a conflict or bad id is an HfError."""
@@ -27,9 +29,14 @@ def parse_repo_id(text: str, repo_type: str | None) -> RepoId:
               help="Repo type (default: model, or from a datasets/ or spaces/ prefix).")
 @click.option("--private", is_flag=True, help="Create a private repo.")
 @click.option("--exist-ok", is_flag=True, help="Succeed (and print the URL) if the repo already exists.")
+@click.option("--space-sdk", type=click.Choice(SPACE_SDKS), default=None,
+              help="SDK of a new Space (default: static).")
 @click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co).")
-def cli(repo_id: str, repo_type: str | None, private: bool, exist_ok: bool, endpoint: str | None) -> None:
+def cli(repo_id: str, repo_type: str | None, private: bool, exist_ok: bool, space_sdk: str | None,
+        endpoint: str | None) -> None:
     """Create REPO_ID on the Hub and print its git URL."""
     repo = parse_repo_id(repo_id, repo_type)
-    url = hubapi.create_repo(repo, endpoint=endpoint, private=private, exist_ok=exist_ok)
+    if space_sdk and repo.type != "space":
+        raise HfError("--space-sdk only applies to Spaces", "drop --space-sdk, or create spaces/NAMESPACE/NAME")
+    url = hubapi.create_repo(repo, endpoint=endpoint, private=private, exist_ok=exist_ok, space_sdk=space_sdk)
     click.echo(url)

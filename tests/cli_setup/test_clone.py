@@ -1,0 +1,94 @@
+"""`git hf clone`: full, --lazy (pointers only, nothing downloaded) and --include (only matching files)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli_setup.conftest import hf
+from tests.support import TOKEN, authed, create_repo, git
+
+pytestmark = pytest.mark.e2e
+POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
+
+
+def lfs_objects(clone):
+    return [p for p in (clone / ".git" / "lfs" / "objects").rglob("*") if p.is_file()]
+
+
+def test_full_clone_materialises_everything_and_configures(seeded, tmp_path):
+    hub, files = seeded
+    proc = hf("clone", "alice/seeded", str(tmp_path / "full"), env={"HF_ENDPOINT": hub.url})
+    assert proc.returncode == 0, proc.stderr
+    clone = tmp_path / "full"
+    for name, data in files.items():
+        assert (clone / name).read_bytes() == data
+    assert git("config", "lfs.customtransfer.multipart.path", cwd=clone).stdout.strip().endswith("git-hf-agent")
+    assert git("status", "--porcelain", cwd=clone).stdout == ""
+    assert hub.stats()["requests"].get("download", 0) == 2
+
+
+def test_lazy_clone_keeps_pointers_and_downloads_nothing(seeded, tmp_path):
+    hub, files = seeded
+    proc = hf("clone", f"{hub.url}/alice/seeded", str(tmp_path / "lazy"), "--lazy")
+    assert proc.returncode == 0, proc.stderr
+    clone = tmp_path / "lazy"
+    assert (clone / "weights.bin").read_bytes().startswith(POINTER_PREFIX)
+    assert (clone / "data.parquet").read_bytes().startswith(POINTER_PREFIX)
+    assert (clone / "README.md").read_bytes() == files["README.md"]
+    assert lfs_objects(clone) == []
+    assert hub.stats()["requests"].get("download", 0) == 0
+    assert sorted(git("ls-files", cwd=clone).stdout.split()) == [".gitattributes", "README.md", "data.parquet", "weights.bin"]
+    assert git("status", "--porcelain", cwd=clone).stdout == ""
+    # Content can still be fetched later, on demand.
+    git("lfs", "pull", "--include=weights.bin", cwd=clone)
+    assert (clone / "weights.bin").read_bytes() == files["weights.bin"]
+
+
+def test_include_fetches_only_matching_files(seeded, tmp_path):
+    hub, files = seeded
+    proc = hf("clone", "alice/seeded", str(tmp_path / "some"), "--include", "*.parquet", env={"HF_ENDPOINT": hub.url})
+    assert proc.returncode == 0, proc.stderr
+    clone = tmp_path / "some"
+    assert (clone / "data.parquet").read_bytes() == files["data.parquet"]
+    assert (clone / "weights.bin").read_bytes().startswith(POINTER_PREFIX)
+    assert len(lfs_objects(clone)) == 1
+    assert hub.stats()["requests"].get("download", 0) == 1
+
+
+def test_dataset_prefix_and_default_directory(hub, tmp_path):
+    create_repo(hub.url, "alice/dset", "dataset")
+    proc = hf("clone", "datasets/alice/dset", cwd=tmp_path, env={"HF_ENDPOINT": hub.url})
+    assert proc.returncode == 0, proc.stderr
+    clone = tmp_path / "dset"
+    assert git("remote", "get-url", "origin", cwd=clone).stdout.strip() == f"{hub.url}/datasets/alice/dset"
+
+
+def test_private_repo_clones_with_the_token_through_the_helper(hub, tmp_path):
+    env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
+    assert hf("create", "alice/priv", "--private", env=env).returncode == 0
+    src = tmp_path / "src"
+    git("init", "-q", "-b", "main", str(src))
+    git("lfs", "track", "*.bin", cwd=src)
+    (src / "w.bin").write_bytes(b"secret weights" * 1000)
+    git("add", ".", cwd=src)
+    git("commit", "-q", "-m", "w", cwd=src)
+    git("-c", f"lfs.{hub.url}/.locksverify=false", "push", "-q", authed(f"{hub.url}/alice/priv"), "main", cwd=src)
+
+    denied = hf("clone", "alice/priv", str(tmp_path / "anon"), env={"HF_ENDPOINT": hub.url})
+    assert denied.returncode == 1
+    proc = hf("clone", "alice/priv", str(tmp_path / "priv"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "priv" / "w.bin").read_bytes() == b"secret weights" * 1000
+    assert TOKEN not in git("config", "--list", cwd=tmp_path / "priv").stdout
+    assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_errors_missing_repo_and_occupied_directory(hub, tmp_path):
+    missing = hf("clone", "alice/nothing-here", str(tmp_path / "x"), env={"HF_ENDPOINT": hub.url})
+    assert missing.returncode == 1 and "git clone failed" in missing.stderr and "fix:" in missing.stderr
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+    proc = hf("clone", "alice/seeded", str(occupied), env={"HF_ENDPOINT": hub.url})
+    assert proc.returncode == 1 and "not an empty directory" in proc.stderr
+    assert [p.name for p in occupied.iterdir()] == ["keep.txt"]

@@ -1,0 +1,122 @@
+"""`git hf init`: what it writes, idempotence, --dry-run, migration of huggingface-cli configs, .gitattributes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from git_hf_agent.setup import HUB_LFS_PATTERNS
+from tests.cli_setup.conftest import hf
+from tests.support import git
+
+pytestmark = pytest.mark.e2e
+ENDPOINT = "http://127.0.0.1:9"  # init never contacts the Hub
+
+
+def config(repo, *args):
+    return git("config", *args, cwd=repo, check=False).stdout.splitlines()
+
+
+def snapshot(repo):
+    """Bytes of everything init may write: local config, .gitattributes, hooks."""
+    files = [repo / ".git" / "config", repo / ".gitattributes", *sorted((repo / ".git" / "hooks").iterdir())]
+    return {str(f): f.read_bytes() for f in files if f.exists()}
+
+
+def test_init_registers_agent_and_second_run_changes_nothing(repo):
+    first = hf("init", "--endpoint", ENDPOINT, "--parallel", "4", cwd=repo)
+    assert first.returncode == 0, first.stderr
+    agent = config(repo, "--get", "lfs.customtransfer.multipart.path")[0]
+    assert os.path.isabs(agent) and os.access(agent, os.X_OK) and agent.endswith("git-hf-agent")
+    assert config(repo, "--get", "lfs.customtransfer.multipart.args") == ["--parallel 4"]
+    assert config(repo, "--get", "lfs.customtransfer.multipart.concurrent") == ["true"]
+    assert config(repo, "--get", "lfs.customtransfer.multipart.direction") == ["upload"]
+    assert config(repo, "--get", f"lfs.{ENDPOINT}/.locksverify") == ["false"]
+    assert "git lfs pre-push" in (repo / ".git" / "hooks" / "pre-push").read_text()
+    helpers = config(repo, "--get-all", f"credential.{ENDPOINT}.helper")
+    assert helpers[0] == "" and " credential --endpoint " in helpers[1]
+    # git-lfs itself offers the agent for uploads (only), under the name the Hub answers with.
+    env = dict(line.split("=", 1) for line in git("lfs", "env", cwd=repo).stdout.splitlines() if "=" in line)
+    assert "multipart" in env["UploadTransfers"].split(",")
+    assert "multipart" not in env["DownloadTransfers"].split(",")
+
+    before = snapshot(repo)
+    second = hf("init", "--endpoint", ENDPOINT, cwd=repo)
+    assert second.returncode == 0, second.stderr
+    assert "already configured" in second.stdout
+    assert snapshot(repo) == before
+    # --parallel kept: a plain re-run does not drop the user's choice.
+    assert config(repo, "--get", "lfs.customtransfer.multipart.args") == ["--parallel 4"]
+
+
+def test_dry_run_lists_changes_and_writes_nothing(repo):
+    before = snapshot(repo)
+    proc = hf("init", "--dry-run", "--endpoint", ENDPOINT, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "lfs.customtransfer.multipart.path" in proc.stdout and "nothing was changed" in proc.stdout
+    assert snapshot(repo) == before
+    assert config(repo, "--get", "lfs.customtransfer.multipart.path") == []
+
+
+@pytest.mark.parametrize("command", ["huggingface-cli", "hf", "/usr/local/bin/huggingface-cli"])
+def test_replaces_huggingface_cli_registration(repo, command):
+    git("config", "lfs.customtransfer.multipart.path", command, cwd=repo)
+    git("config", "lfs.customtransfer.multipart.args", "lfs-multipart-upload", cwd=repo)
+    proc = hf("init", "--endpoint", ENDPOINT, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "huggingface-cli" in proc.stdout and "replace" in proc.stdout
+    assert config(repo, "--get", "lfs.customtransfer.multipart.path")[0].endswith("git-hf-agent")
+    assert config(repo, "--get-all", "lfs.customtransfer.multipart.args") == []
+    assert "already configured" in hf("init", "--endpoint", ENDPOINT, cwd=repo).stdout
+
+
+def test_mixed_case_agent_keys_are_removed(repo):
+    git("config", "lfs.customTransfer.multipart.path", "huggingface-cli", cwd=repo)
+    proc = hf("init", "--endpoint", ENDPOINT, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "lfs.customTransfer.multipart.path" in proc.stdout
+    assert "customTransfer" not in (repo / ".git" / "config").read_text()
+
+
+def test_gitattributes_patterns_appended_existing_lines_kept(repo):
+    original = "# mine\n*.bin -filter -diff\ndocs/*.md text\n*.safetensors filter=lfs diff=lfs merge=lfs -text"  # no final newline
+    (repo / ".gitattributes").write_text(original)
+    assert hf("init", "--endpoint", ENDPOINT, cwd=repo).returncode == 0
+    text = (repo / ".gitattributes").read_text()
+    assert text.startswith(original + "\n")
+    lines = text.splitlines()
+    patterns = [line.split()[0] for line in lines if line and not line.startswith("#")]
+    assert patterns.count("*.bin") == 1 and patterns.count("*.safetensors") == 1
+    for pattern in ("*.gguf", "*.onnx", "*.parquet", "*.pt", "*.ckpt", "*.h5", "*.zip", "*.tar.*"):
+        assert f"{pattern} filter=lfs diff=lfs merge=lfs -text" in lines
+    assert set(HUB_LFS_PATTERNS) <= set(patterns)
+    # git agrees: a new .gguf file goes through LFS, the user's *.bin rule still wins.
+    attrs = git("check-attr", "filter", "model.gguf", "x.bin", cwd=repo).stdout
+    assert "model.gguf: filter: lfs" in attrs and "x.bin: filter: unset" in attrs
+
+
+def test_outside_a_repository_is_a_clear_error(tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    proc = hf("init", "--endpoint", ENDPOINT, cwd=plain)
+    assert proc.returncode == 1
+    assert "error:" in proc.stderr and "not inside a git repository" in proc.stderr
+    assert "fix:" in proc.stderr and "--global" in proc.stderr
+    assert list(plain.iterdir()) == []
+
+
+def test_global_init_writes_global_config_only(tmp_path, hermetic):
+    proc = hf("init", "--global", "--endpoint", ENDPOINT, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "home" / ".gitconfig").read_text()
+    assert "git-hf-agent" in text and "locksverify" in text and "filter \"lfs\"" in text
+    assert not (tmp_path / ".gitattributes").exists()
+    assert "already configured" in hf("init", "--global", "--endpoint", ENDPOINT, cwd=tmp_path).stdout
+
+
+def test_endpoint_from_hf_endpoint(repo):
+    proc = hf("init", cwd=repo, env={"HF_ENDPOINT": "https://hub.example.org/"})
+    assert proc.returncode == 0, proc.stderr
+    assert config(repo, "--get", "lfs.https://hub.example.org/.locksverify") == ["false"]
+    assert config(repo, "--get-all", "credential.https://hub.example.org.helper")[0] == ""
