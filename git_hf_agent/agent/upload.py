@@ -232,8 +232,12 @@ class _Upload:
                                             nbytes=part.length, oid=self.job.oid, part=number)
             return resp.headers["ETag"]
 
-        etag = self._with_fresh_urls(f"part {number}/{total}", put)
-        self.journal.record(number, etag)
+        try:
+            etag = self._with_fresh_urls(f"part {number}/{total}", put)
+            self.journal.record(number, etag)
+        except BaseException:
+            self.cancel.set()   # stop the other workers before they pick up another part
+            raise
 
     def _complete(self) -> None:
         parts = [{"partNumber": n, "etag": self.journal.done[n]} for n in sorted(self.journal.done)]

@@ -99,6 +99,7 @@ class FakeHub:
     stored: bool = False
     generation: int = 0
     batch_transfer: str = "multipart"
+    broken_parts: set[int] = field(default_factory=set)   # part numbers answered 500 every time
 
     def __post_init__(self) -> None:
         self.oid = hashlib.sha256(self.data).hexdigest()
@@ -171,6 +172,8 @@ class FakeHub:
             return 403, {}, EXPIRED_XML
         body = _consume(request.body)
         n = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        if n in self.broken_parts:
+            return 500, {}, "broken part"
         self.received.setdefault(n, []).append(body)
         return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, ""
 

@@ -1,0 +1,242 @@
+"""The upload engine at the wire: retries, expired URLs, resume, completion, basic PUT, messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.agent.fakehub import (
+    REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
+)
+
+DATA = bytes(range(256)) * 40 + b"tail"       # 10244 bytes -> 4 parts of 3000
+CHUNK = 3000
+
+
+@pytest.fixture
+def hub(rsps):
+    return FakeHub(rsps, DATA, CHUNK)
+
+
+@pytest.fixture
+def obj(repo):
+    return make_object(repo, DATA)
+
+
+def push(repo, hub, obj, action=None, *args, remote=REMOTE):
+    oid, path = obj
+    action = hub.action() if action is None else action
+    return drive([init_line(remote), upload_line(oid, len(DATA), path, action)], repo / "agent.jsonl", *args)
+
+
+def assert_stored(t, hub, oid):
+    assert t.completes == [{"event": "complete", "oid": oid}]
+    assert hub.stored
+    assert t.progress[-1]["bytesSoFar"] == len(DATA)
+
+
+def journals(repo):
+    return list((repo / ".git" / "lfs" / "tmp" / "git-hf-agent").glob("*.jsonl"))
+
+
+def test_parts_land_in_order_with_etags_and_no_authorization(repo, hub, obj):
+    t = push(repo, hub, obj, None, remote=f"https://alice:{SECRET}@hub.test/alice/model")
+    assert_stored(t, hub, obj[0])
+    assert sorted(hub.received) == [1, 2, 3, 4] and all(len(v) == 1 for v in hub.received.values())
+    assert [p["partNumber"] for p in hub.completed[0]["parts"]] == [1, 2, 3, 4]
+    for kind in ("part", "complete"):
+        assert all("Authorization" not in h for h in hub.headers_seen[kind])
+    assert hub.headers_seen["complete"][0]["Content-Type"] == "application/vnd.git-lfs+json"
+    assert journals(repo) == []   # removed after the completion succeeded
+
+
+@pytest.mark.parametrize("fault", [500, 503, 408, (429, {"Retry-After": "0"}), "reset"])
+def test_part_failures_are_retried_and_bytes_not_counted_twice(repo, hub, obj, fault):
+    hub.fail("part", connection_reset() if fault == "reset" else fault, connection_reset() if fault == "reset" else fault)
+    t = push(repo, hub, obj)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("part") == 4 + 2
+    so_far = [p["bytesSoFar"] for p in t.progress]
+    assert so_far == sorted(so_far) and so_far[-1] == len(DATA)
+    assert sum(p["bytesSinceLast"] for p in t.progress) == len(DATA)
+
+
+def test_missing_etag_is_a_retriable_failure_of_that_part(repo, hub, obj):
+    hub.fail("part", (200, {}))
+    t = push(repo, hub, obj)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("part") == 5
+
+
+def test_part_failing_every_attempt_fails_the_object_with_a_full_message(repo, hub, obj):
+    hub.fail("part", *[(500, {})] * 20)
+    t = push(repo, hub, obj, None, "--parallel", "1")
+    [done] = t.completes
+    message = done["error"]["message"]
+    assert done["error"]["code"] == 500
+    assert "HTTP 500" in message and "injected 500" in message       # status and body
+    assert "signature=REDACTED" in message and "sig0" not in message  # redacted URL
+    assert "attempt 4" in message and "Next:" in message
+    assert hub.calls("complete") == 0                                  # never completed on failure
+    assert hub.calls("part") == 4                                      # --max-attempts 4, nothing more
+
+
+def test_completion_503_is_retried_and_complete_only_after_2xx(repo, hub, obj):
+    hub.fail("complete", 503, connection_reset())
+    t = push(repo, hub, obj)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("complete") == 3
+
+
+def test_completion_400_fails_with_the_server_message_and_keeps_the_journal(repo, hub, obj):
+    hub.fail("complete", *[400] * 3)
+    t = push(repo, hub, obj)
+    [done] = t.completes
+    assert done["error"]["code"] == 400 and "injected 400" in done["error"]["message"]
+    assert hub.calls("complete") == 1     # a 4xx is not retried
+    assert len(journals(repo)) == 1       # confirmed parts stay for the next push
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda a: a["header"].update(chunk_size="abc"),
+    lambda a: a["header"].update(chunk_size="0"),
+    lambda a: a["header"].pop("00003"),
+    lambda a: a["header"].update({"00005": a["header"]["00001"]}),
+    lambda a: a["header"].update({"00002": "/relative/part"}),
+    lambda a: a.update(href="ftp://hub.test/complete"),
+])
+def test_bad_actions_are_rejected_before_anything_is_sent(repo, hub, obj, mutate):
+    action = hub.action()
+    mutate(action)
+    t = push(repo, hub, obj, action)
+    [done] = t.completes
+    assert "nothing was sent" in done["error"]["message"]
+    assert hub.headers_seen == {}
+
+
+def test_part_keys_are_sorted_as_numbers_not_strings(repo, rsps, tmp_path):
+    data = b"0123456789" * 12   # 12 parts of 10 bytes: "10" < "9" as strings
+    hub = FakeHub(rsps, data, 10)
+    oid, path = make_object(tmp_path, data)
+    action = hub.action()
+    action["header"] = {"chunk_size": "10", **{str(n): u for n, u in
+                        ((int(k), v) for k, v in action["header"].items() if k != "chunk_size")}}
+    t = drive([init_line(), upload_line(oid, len(data), path, action)], tmp_path / "l.jsonl")
+    assert t.completes == [{"event": "complete", "oid": oid}] and hub.stored
+
+
+def test_expired_part_urls_are_refreshed_and_the_same_upload_continues(repo, hub, obj):
+    oid, _ = obj
+    stale = hub.action()
+    hub.received[1] = [DATA[:CHUNK]]            # part 1 already reached the server earlier
+    hub.expire()                                 # ...and every URL handed to git-lfs has expired
+    t = push(repo, hub, obj, stale, remote=f"https://alice:{SECRET}@hub.test/alice/model")
+    assert_stored(t, hub, oid)
+    batch = hub.headers_seen["batch"]
+    assert len(batch) == 1 and batch[0]["Authorization"].startswith("Basic ")
+    assert all("Authorization" not in h for h in hub.headers_seen["part"])
+    assert SECRET not in t.stderr and SECRET not in (repo / "agent.jsonl").read_text()
+
+
+def test_url_deadline_passed_refreshes_before_sending(repo, hub, obj):
+    stale = hub.action(expires_at="2001-01-01T00:00:00Z")
+    hub.expire()
+    t = push(repo, hub, obj, stale)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("batch") == 1
+    assert hub.calls("part") == 4   # no request went out with the dead URLs
+
+
+def test_new_upload_id_starts_over_cleanly(repo, hub, obj):
+    oid, path = obj
+    stale = hub.action()
+    jdir = repo / ".git" / "lfs" / "tmp" / "git-hf-agent"
+    jdir.mkdir(parents=True)
+    (jdir / f"{oid}.0000000000000000.jsonl").write_text('{"oid": "x"}\n')   # an older upload's journal
+    hub.expire(new_upload_id="up-2")
+    t = push(repo, hub, obj, stale)
+    assert_stored(t, hub, oid)
+    assert journals(repo) == []
+
+
+def test_already_stored_object_found_while_refreshing_completes(repo, hub, obj):
+    stale = hub.action()
+    hub.expire()
+    hub.stored = True
+    t = push(repo, hub, obj, stale)
+    assert t.completes == [{"event": "complete", "oid": obj[0]}]
+    assert hub.calls("part") <= 4 and hub.calls("complete") == 0   # at most one stale try per part
+
+
+def test_refresh_without_credentials_fails_with_next_step(repo, hub, obj):
+    stale = hub.action()
+    hub.expire()
+    hub.fail("batch", 401)
+    t = push(repo, hub, obj, stale)
+    [done] = t.completes
+    assert "HTTP 401" in done["error"]["message"] and "git hf doctor" in done["error"]["message"]
+
+
+def test_resume_sends_only_parts_missing_from_the_journal(repo, hub, obj):
+    hub.broken_parts = {3}
+    first = push(repo, hub, obj, None, "--parallel", "1", "--max-attempts", "1")
+    message = first.completes[0]["error"]["message"]
+    assert "the 2 parts already stored are kept" in message and len(journals(repo)) == 1
+    hub.broken_parts = set()
+    hub.headers_seen.clear()
+
+    second = push(repo, hub, obj)
+
+    assert_stored(second, hub, obj[0])
+    assert hub.calls("part") == 2                           # only parts 3 and 4 went again
+    assert second.progress[0]["bytesSoFar"] == 2 * CHUNK    # resumed bytes reported at once
+    assert journals(repo) == []
+
+
+def test_basic_action_is_one_retried_put_with_the_action_headers(repo, hub, obj):
+    hub.fail("basic", 502)
+    t = push(repo, hub, obj, hub.basic_action())
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("basic") == 2
+    assert hub.headers_seen["basic"][1]["Content-Type"] == "application/octet-stream"
+    assert int(hub.headers_seen["basic"][1]["Content-Length"]) == len(DATA)
+
+
+def test_expired_basic_url_is_refreshed(repo, hub, obj):
+    hub.batch_transfer = "basic"
+    stale = hub.basic_action()
+    hub.expire()
+    t = push(repo, hub, obj, stale)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("batch") == 1
+
+
+def test_object_file_of_wrong_size_fails_without_sending(repo, hub, obj):
+    oid, path = obj
+    t = drive([init_line(), upload_line(oid, len(DATA) + 1, path, hub.action())], repo / "l.jsonl")
+    assert "git lfs fsck" in t.completes[0]["error"]["message"]
+    assert hub.headers_seen == {}
+    assert path.read_bytes() == DATA   # the object file is never touched
+
+
+def test_one_failed_object_does_not_stop_the_next(repo, hub, obj):
+    oid, path = obj
+    bad = upload_line("a" * 64, 5, repo / "missing", hub.action())
+    t = drive([init_line(), bad, upload_line(oid, len(DATA), path, hub.action())], repo / "l.jsonl")
+    assert [c["oid"] for c in t.completes] == ["a" * 64, oid]
+    assert "error" in t.completes[0] and "error" not in t.completes[1]
+
+
+def test_json_log_has_one_line_per_exchange_without_secrets(repo, hub, obj):
+    hub.fail("part", 500)
+    push(repo, hub, obj, None, "--verbose")
+    events = [json.loads(line) for line in (repo / "agent.jsonl").read_text().splitlines()]
+    http = [e for e in events if e["event"] == "http"]
+    assert len(http) == 5 + 1
+    for e in http:
+        assert {"ts", "kind", "status", "attempt", "bytes", "elapsed_ms", "url"} <= e.keys()
+        assert "sig0" not in e["url"]
+    assert [e["status"] for e in http if e["kind"] == "part"].count(500) == 1
+    assert any(e["attempt"] == 2 for e in http)
+    assert "response_headers" in http[0]
