@@ -1,0 +1,162 @@
+"""The LFS batch API, presigned part/single PUTs, completion, verify and downloads, at the HTTP level."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import requests
+
+from tests.localhub.wire import LFS, batch, complete, oid, part_urls, put_parts, upload_action
+from tests.support import TOKEN, create_repo
+
+MiB = 1024 * 1024
+
+
+def test_small_objects_get_a_basic_single_put_and_become_downloadable(hub):
+    create_repo(hub.url, "alice/x")
+    data = b"hello lfs\n" * 1000
+    resp = batch(hub.url, "alice/x", [(oid(data), len(data))])
+    body = resp.json()
+    assert body["transfer"] == "basic"
+    action = body["objects"][0]["actions"]["upload"]
+    assert "chunk_size" not in action.get("header", {})
+    assert action["expires_in"] == 86400 and action["expires_at"].endswith("Z")
+    assert requests.put(action["href"], data=data, timeout=30).status_code == 200
+
+    again = batch(hub.url, "alice/x", [(oid(data), len(data))]).json()["objects"][0]
+    assert "actions" not in again  # already stored
+    down = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    href = down["actions"]["download"]["href"]
+    assert requests.get(href, timeout=30).content == data
+    ranged = requests.get(href, headers={"Range": "bytes=10-19"}, timeout=30)
+    assert ranged.status_code == 206 and ranged.content == data[10:20]
+    assert ranged.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    stats = hub.stats()
+    assert stats["objects_stored"] == 1 and stats["auth_headers_seen"]["basic"] == 0
+
+
+def test_multipart_upload_is_assembled_checked_and_served(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "2MiB")
+    create_repo(hub.url, "alice/x")
+    small, big = b"s" * 100, bytes(range(256)) * (10 * 4096 + 3)  # big: 10 MiB + 768 B
+    resp = batch(hub.url, "alice/x", [(oid(small), len(small)), (oid(big), len(big))]).json()
+    assert resp["transfer"] == "multipart"
+    small_action = resp["objects"][0]["actions"]["upload"]
+    action = resp["objects"][1]["actions"]["upload"]
+    assert "chunk_size" not in small_action.get("header", {})
+    assert action["header"]["chunk_size"] == str(MiB)
+    assert sorted(k for k in action["header"] if k.isdigit()) == [f"{n:05d}" for n in range(1, 12)]
+
+    parts = put_parts(action, big)
+    assert parts[0]["etag"] == f'"{hashlib.md5(big[:MiB]).hexdigest()}"'
+    download = batch(hub.url, "alice/x", [(oid(big), len(big))], operation="download").json()["objects"][0]
+    assert download["error"]["code"] == 404  # not visible before completion
+
+    done = complete(action, big, parts)
+    assert done.status_code == 200, done.text
+    href = batch(hub.url, "alice/x", [(oid(big), len(big))], operation="download").json()["objects"][0]
+    assert requests.get(href["actions"]["download"]["href"], timeout=30).content == big
+    verify = requests.post(resp["objects"][1]["actions"]["verify"]["href"], json={"oid": oid(big), "size": len(big)},
+                           headers={**LFS, "Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    assert verify.status_code == 200
+    stats = hub.stats()
+    assert stats["part_puts"] == 11 and stats["completions"] == 1 and stats["uploads_started"] == 1
+    assert stats["parts"][oid(big)] == {str(n): 1 for n in range(1, 12)}
+    assert stats["auth_headers_seen"]["part"] == 0 and stats["auth_headers_seen"]["complete"] == 0
+
+
+def test_completion_rejects_a_wrong_etag_and_wrong_content_and_serves_nothing(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = b"a" * (2 * MiB + 5)
+    action = upload_action(hub.url, "alice/x", data)
+    parts = put_parts(action, data)
+    bad = [dict(parts[0], etag='"0123"'), *parts[1:]]
+    resp = complete(action, data, bad)
+    assert resp.status_code == 400 and "ETag mismatch for part 1" in resp.json()["error"]
+    missing = complete(action, data, parts[:2])
+    assert missing.status_code == 400 and "1..3" in missing.json()["error"]
+
+    # Same size, other content: the assembled bytes do not hash to the oid.
+    other = b"b" * len(data)
+    wrong = put_parts(action, other)
+    resp = complete(action, data, wrong)
+    assert resp.status_code == 400 and "sha256 mismatch" in resp.json()["error"]
+    assert "error" in batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert hub.stats()["objects_stored"] == 0
+
+
+def test_a_new_batch_for_an_upload_in_progress_keeps_its_id_and_parts(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(3 * MiB)
+    first = upload_action(hub.url, "alice/x", data)
+    chunk = MiB
+    etag1 = requests.put(part_urls(first)[0], data=data[:chunk], timeout=30).headers["ETag"]
+    second = upload_action(hub.url, "alice/x", data)
+    assert second["href"].split("uploadId=")[1][:32] == first["href"].split("uploadId=")[1][:32]
+    rest = [{"partNumber": n, "etag": requests.put(u, data=data[(n - 1) * chunk:n * chunk], timeout=30).headers["ETag"]}
+            for n, u in enumerate(part_urls(second), 1) if n > 1]
+    resp = complete(second, data, [{"partNumber": 1, "etag": etag1}, *rest])
+    assert resp.status_code == 200, resp.text
+    assert hub.stats()["uploads_started"] == 1
+
+
+def test_presigned_urls_expire_with_an_s3_style_403(start_hub):
+    hub = start_hub("--url-ttl", "1", "--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(2 * MiB)
+    action = upload_action(hub.url, "alice/x", data)
+    assert action["expires_in"] == 1
+    time.sleep(2.1)
+    resp = requests.put(part_urls(action)[0], data=data[:MiB], timeout=30)
+    assert resp.status_code == 403
+    assert "<Code>AccessDenied</Code>" in resp.text and "Request has expired" in resp.text
+    assert complete(action, data, []).status_code == 403
+
+
+def test_tampered_or_unsigned_urls_are_refused(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(2 * MiB)
+    url = part_urls(upload_action(hub.url, "alice/x", data))[0]
+    tampered = url.replace("partNumber=1", "partNumber=2")
+    resp = requests.put(tampered, data=b"x", timeout=30)
+    assert resp.status_code == 403 and "SignatureDoesNotMatch" in resp.text
+    unsigned = url.split("&signature=")[0]
+    assert requests.put(unsigned, data=b"x", timeout=30).status_code == 403
+
+
+def test_objects_above_the_basic_limit_need_multipart(start_hub):
+    hub = start_hub("--max-basic-size", "1MiB", "--multipart-threshold", "4MiB")
+    create_repo(hub.url, "alice/x")
+    size = 2 * MiB
+    only_basic = batch(hub.url, "alice/x", [("a" * 64, size)], transfers=("basic",)).json()
+    err = only_basic["objects"][0]["error"]
+    assert err["code"] == 422 and "git hf init" in err["message"]
+    with_multipart = batch(hub.url, "alice/x", [("a" * 64, size)]).json()
+    assert with_multipart["transfer"] == "multipart"
+    assert "chunk_size" in with_multipart["objects"][0]["actions"]["upload"]["header"]
+
+
+def test_single_put_with_wrong_content_is_rejected(hub):
+    create_repo(hub.url, "alice/x")
+    data = b"right content"
+    action = upload_action(hub.url, "alice/x", data)
+    resp = requests.put(action["href"], data=b"wrong content", timeout=30)
+    assert resp.status_code == 400 and "sha256 mismatch" in resp.json()["error"]
+    assert hub.stats()["objects_stored"] == 0
+
+
+def test_batch_needs_a_token_for_uploads_and_answers_404_for_unknown_repos(hub):
+    create_repo(hub.url, "alice/x")
+    data = b"x"
+    anonymous = batch(hub.url, "alice/x", [(oid(data), 1)], token=None)
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    wrong = batch(hub.url, "alice/x", [(oid(data), 1)], token="hf_wrong")
+    assert wrong.status_code == 401
+    unknown = batch(hub.url, "alice/nope", [(oid(data), 1)])
+    assert unknown.status_code == 404 and "Repository not found" in unknown.json()["message"]
+    public_read = batch(hub.url, "alice/x", [(oid(data), 1)], operation="download", token=None)
+    assert public_read.status_code == 200

@@ -1,0 +1,53 @@
+"""HTTP helpers for the local Hub's tests: LFS batch calls and presigned-URL requests with ``requests``."""
+
+from __future__ import annotations
+
+import hashlib
+
+import requests
+
+from tests.support import TOKEN
+
+LFS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
+
+
+def oid(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def batch(base: str, repo: str, objects: list[tuple[str, int]], operation: str = "upload",
+          transfers=("basic", "multipart"), token: str | None = TOKEN) -> requests.Response:
+    """POST the LFS batch API of ``repo`` (``alice/x`` or ``datasets/alice/x``)."""
+    headers = dict(LFS)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = {"operation": operation, "transfers": list(transfers),
+            "objects": [{"oid": o, "size": s} for o, s in objects], "hash_algo": "sha256"}
+    return requests.post(f"{base}/{repo}.git/info/lfs/objects/batch", json=body, headers=headers, timeout=30)
+
+
+def upload_action(base: str, repo: str, data: bytes, **kw) -> dict:
+    """The upload action the server hands out for ``data`` (asserting the batch call succeeded)."""
+    resp = batch(base, repo, [(oid(data), len(data))], **kw)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["objects"][0]["actions"]["upload"]
+
+
+def part_urls(action: dict) -> list[str]:
+    keys = sorted((k for k in action["header"] if k.isdigit()), key=int)
+    return [action["header"][k] for k in keys]
+
+
+def put_parts(action: dict, data: bytes) -> list[dict]:
+    """PUT every part of ``data``; return the completion payload's parts."""
+    chunk = int(action["header"]["chunk_size"])
+    parts = []
+    for n, url in enumerate(part_urls(action), 1):
+        resp = requests.put(url, data=data[(n - 1) * chunk:n * chunk], timeout=30)
+        assert resp.status_code == 200, resp.text
+        parts.append({"partNumber": n, "etag": resp.headers["ETag"]})
+    return parts
+
+
+def complete(action: dict, data: bytes, parts: list[dict]) -> requests.Response:
+    return requests.post(action["href"], json={"oid": oid(data), "parts": parts}, headers=LFS, timeout=30)
