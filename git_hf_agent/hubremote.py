@@ -79,9 +79,9 @@ class HubRemote:
         return cls(endpoint, repo, (lfs_url or f"{endpoint}/{repo.path}.git/info/lfs").rstrip("/"), token,
                    unquote(parts.username) if parts.username else None)
 
-    @property
-    def label(self) -> str:
-        return f"{self.repo.path} on {self.endpoint}"
+    def label(self, revision: str | None = None) -> str:
+        """``datasets/ns/name@main (https://huggingface.co)`` for messages."""
+        return f"{self.repo.path}{'@' + revision if revision else ''} ({self.endpoint})"
 
     # -- queries ---------------------------------------------------------------------
     def paths_info(self, revision: str, paths: Sequence[str]) -> dict[str, dict]:
@@ -140,12 +140,12 @@ class HubRemote:
         body = redact_text(resp.text[:1024], self.token or "").strip()
         where = f"POST {redact_url(url)} answered {resp.status_code}: {body}"
         if resp.status_code in (401, 403):
-            return HfError(f"the Hub refused access to {self.label} ({where})",
+            return HfError(f"the Hub refused access to {self.label()} ({where})",
                            "set HF_TOKEN (or `hf auth login`) to a token that can read this repo")
         if resp.status_code == 404:
-            return HfError(f"{what} not found for {self.label} ({where})",
+            return HfError(f"{what} not found for {self.label()} ({where})",
                            "push it first (`git hf push`), or check the remote URL and --revision")
-        return HfError(f"the Hub failed while checking {self.label} ({where})", "retry later")
+        return HfError(f"the Hub failed while checking {self.label()} ({where})", "retry later")
 
 
 def _configured_token_for(endpoint: str) -> str | None:

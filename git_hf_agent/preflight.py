@@ -117,10 +117,10 @@ def _file_findings(fact: FileFact, setup: Setup, base: str | None) -> list[Findi
     out = []
     if fact.size > LFS_MAX:
         out.append(Finding(ERROR, "lfs-file-too-large",
-                           f"{fact.path}: {size} exceeds the Hub's 50 GB maximum per file{where}", SPLIT_FIX, fact.path))
+                           f"{fact.path}: {fact.size / 1000**3:.1f} GB exceeds the Hub's 50 GB maximum per file{where}", SPLIT_FIX, fact.path))
     elif fact.size > LFS_WARN:
         out.append(Finding(WARNING, "lfs-file-large",
-                           f"{fact.path}: {size}; the Hub recommends files under 20 GB{where}", SPLIT_FIX, fact.path))
+                           f"{fact.path}: {fact.size / 1000**3:.1f} GB; the Hub recommends files under 20 GB{where}", SPLIT_FIX, fact.path))
     if fact.size > SINGLE_PUT_MAX and setup.agent_problem:
         out.append(Finding(ERROR, "multipart-agent-missing",
                            f"{fact.path}: {size} is over 5 GiB and needs a multipart upload, but {setup.agent_problem}",

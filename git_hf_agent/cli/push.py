@@ -63,7 +63,7 @@ def _create(repo: GitRepo, remote: str) -> None:
 
     hub = HubRemote.from_url(repo.remote_url(remote))
     hubapi.create_repo(hub.repo, endpoint=hub.endpoint, token=hub.token, exist_ok=True)
-    click.echo(f"repo {hub.label} is ready", err=True)
+    click.echo(f"repo {hub.label()} is ready", err=True)
 
 
 @click.command("push")
@@ -105,4 +105,4 @@ def cli(remote: str | None, refspec: str | None, create: bool, no_verify: bool) 
             print_table(rows, show_all=False)
         report_failures(hub, rows, remote, branch)
     total = format_size(sum(r.size for r in rows))
-    say(3, "verify", f"ok: {summary(rows).get('ok', 0)} LFS files ({total}) on {hub.label}@{branch}")
+    say(3, "verify", f"ok: {summary(rows).get('ok', 0)} LFS files ({total}) on {hub.label(branch)}")

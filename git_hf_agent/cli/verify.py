@@ -108,7 +108,7 @@ def report_failures(hub: HubRemote, rows: list[Row], remote: str, revision: str)
         fix = f"upload the missing objects again: `git lfs push {remote} {revision}`, then `git hf verify`"
     else:
         fix = f"push the revision you verified (`git hf push {remote}`), or verify what is pushed (`git hf verify {remote}/{revision}`)"
-    raise HfError(f"{len(bad)} of {len(rows)} LFS files are not verified on {hub.label}@{revision}: {listing}", fix)
+    raise HfError(f"{len(bad)} of {len(rows)} LFS files are not verified on {hub.label(revision)}: {listing}", fix)
 
 
 @click.command("verify")
@@ -131,6 +131,6 @@ def cli(rev: str, remote: str | None, revision: str | None, show_all: bool, as_j
         print_table(rows, show_all)
         detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != OK)
         click.echo(f"verified {counts.get(OK, 0)} of {len(rows)} LFS files "
-                   f"({format_size(sum(r.size for r in rows if r.status == OK))}) on {hub.label}@{revision}"
+                   f"({format_size(sum(r.size for r in rows if r.status == OK))}) on {hub.label(revision)}"
                    + (f": {detail}" if detail else ""))
     report_failures(hub, rows, remote, revision)
