@@ -268,6 +268,7 @@ class _Upload:
     # -- shared: retries plus fresh URLs ---------------------------------------------------
     def _with_fresh_urls(self, what: str, send: Callable[[int], object]):
         """Run ``send`` under the retry policy; on expired URLs fetch fresh ones and go again."""
+        started = time.monotonic()
         while True:
             generation = self._ensure_fresh()
             try:
@@ -276,7 +277,7 @@ class _Upload:
                 if failure.category == EXPIRED:
                     self._refresh(generation, failure)
                     continue
-                raise self._failed(what, failure) from None
+                raise self._failed(what, failure, time.monotonic() - started) from None
 
     def _retrying(self, what: str, failure: HttpFailure, wait: float) -> None:
         self.e.log.say(f"{self.job.oid[:12]} {what}: {failure.describe()}; "
@@ -321,7 +322,7 @@ class _Upload:
             self.plan = plan
             self.generation += 1
 
-    def _failed(self, what: str, failure: HttpFailure) -> ObjectFailed:
+    def _failed(self, what: str, failure: HttpFailure, spent: float | None = None) -> ObjectFailed:
         """The user's message: what failed, status, body, redacted URL, attempt, time, next step."""
         stored = len(self.journal.done) if isinstance(self.journal, Journal) else 0
         if failure.retriable:
@@ -334,8 +335,9 @@ class _Upload:
             step = "check the Hub token (`git hf doctor`) and re-run `git push`"
         if stored:
             step += f"; the {stored} parts already stored are kept in {self.journal.path} and will not be re-sent"
-        message = (f"upload of {self.job.oid[:12]} failed at {what}: {failure.describe()}. "
-                   f"Gave up after {failure.attempt} attempt(s). Next: {step}")
+        spent_text = f" after {spent:.1f}s" if spent is not None else ""
+        message = (f"upload of {self.job.oid[:12]} failed at {what}{spent_text}: {failure.describe()}. "
+                   f"Next: {step}")
         return ObjectFailed(failure.status or protocol.E_TRANSFER, message)
 
 

@@ -1,0 +1,78 @@
+"""The stdio loop: init answers, bad lines, unknown events, EOF/terminate, and stdout hygiene."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+
+from git_hf_agent.agent.main import run
+from tests.agent.fakehub import init_line
+from tests.agent.realgit import AGENT
+
+
+def loop(text: str, *argv: str):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(io.StringIO(text), stdout, list(argv), stderr=stderr) == 0
+    return [json.loads(line) for line in stdout.getvalue().splitlines()], stderr.getvalue()
+
+
+def test_init_gets_an_empty_object_and_eof_ends_cleanly(repo):
+    out, _ = loop(init_line() + "\n")
+    assert out == [{}]
+
+
+def test_terminate_ends_without_reply_and_ignores_what_follows(repo):
+    out, _ = loop(init_line() + '\n{"event":"terminate"}\n' + init_line() + "\n")
+    assert out == [{}]
+
+
+def test_bad_agent_options_are_reported_at_init_with_the_fix(repo):
+    out, _ = loop(init_line() + "\n", "--parallel", "zero")
+    assert out[0]["error"]["code"] == 32
+    assert "--parallel" in out[0]["error"]["message"] and "git hf init" in out[0]["error"]["message"]
+
+
+def test_download_is_refused_with_the_config_fix(repo):
+    line = json.dumps({"event": "init", "operation": "download", "remote": "origin"})
+    out, _ = loop(line + "\n")
+    assert "direction upload" in out[0]["error"]["message"]
+
+
+def test_malformed_lines_are_logged_and_requests_with_an_oid_get_an_error(repo):
+    oid = "b" * 64
+    lines = [
+        "not json", "[1, 2]", '{"event": "dance"}', '{"event": "dance", "oid": "%s"}' % oid,
+        '{"event": "upload", "oid": "%s", "size": "big"}' % oid,
+        '{"event": "upload", "oid": "%s", "size": 3}' % oid,             # no path
+        '{"event": "upload", "oid": "XYZ", "size": 3, "path": "/x"}',    # bad oid: answered for that oid
+    ]
+    out, err = loop(init_line() + "\n" + "\n".join(lines) + "\n")
+    assert out[0] == {}
+    completes = out[1:]
+    assert [c["oid"] for c in completes] == [oid, oid, oid, "XYZ"]
+    assert all(c["event"] == "complete" and c["error"]["code"] == 32 for c in completes)
+    assert "not JSON" in err and "unknown event 'dance'" in err
+
+
+def test_non_utf8_and_binary_input_never_crashes_the_real_process(repo):
+    proc = subprocess.run([AGENT, "--log", str(repo / "l.jsonl")], input=b"\xff\xfe\x00garbage\n" + init_line().encode()
+                          + b"\n\x00\x01\n", capture_output=True, timeout=30)
+    assert proc.returncode == 0
+    assert [json.loads(line) for line in proc.stdout.splitlines()] == [{}]
+
+
+def test_sigterm_stops_promptly(repo):
+    proc = subprocess.Popen([AGENT, "--log", str(repo / "l.jsonl")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdin.write(init_line().encode() + b"\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline()) == {}
+    start = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=5)
+    assert time.monotonic() - start < 2
+    assert b"stopped by SIGTERM" in proc.stderr.read()

@@ -1,0 +1,94 @@
+"""Hypothesis properties: progress is exact and monotonic, attempts are bounded, stdin cannot crash the loop."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import requests
+import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from git_hf_agent.agent.http import HttpFailure, Transport
+from git_hf_agent.agent.log import Log
+from git_hf_agent.agent.main import run
+from git_hf_agent.agent.progress import Progress
+from git_hf_agent.agent.retry import Policy
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@st.composite
+def slice_reports(draw):
+    """A size split into slices, and an arbitrary interleaving of (slice, position) reports incl. retries."""
+    sizes = draw(st.lists(st.integers(1, 5000), min_size=1, max_size=8))
+    reports = draw(st.lists(st.tuples(st.integers(0, len(sizes) - 1), st.floats(0, 1)), max_size=60))
+    return sizes, [(i, int(sizes[i] * frac)) for i, frac in reports]
+
+
+@FAST
+@given(slice_reports(), st.booleans())
+def test_progress_is_monotonic_never_above_size_and_ends_at_size(data, restart_midway):
+    sizes, reports = data
+    events = []
+    clock = iter(range(10**6))
+    progress = Progress(sum(sizes), lambda so_far, since: events.append((so_far, since)), interval=3,
+                        clock=lambda: next(clock))
+    for n, (key, position) in enumerate(reports):
+        if restart_midway and n == len(reports) // 2:
+            progress.restart()
+        progress.advance(key, position)
+    progress.finish()
+    so_far = [e[0] for e in events]
+    assert so_far == sorted(so_far)
+    assert all(0 <= s <= sum(sizes) for s in so_far)
+    assert so_far[-1] == sum(sizes)
+    assert sum(e[1] for e in events) == sum(sizes)   # re-sent bytes never counted twice
+
+
+@FAST
+@given(max_attempts=st.integers(1, 6), failures=st.lists(st.sampled_from([500, 503, 429, 408, "reset"]), max_size=8))
+def test_attempts_never_exceed_the_maximum(max_attempts, failures):
+    url = "https://storage.test/p"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        for f in failures:
+            rsps.add("PUT", url, body=requests.ConnectionError("reset")) if f == "reset" else rsps.add("PUT", url, status=f)
+        rsps.add("PUT", url, status=200, headers={"ETag": '"e"'})
+        transport = Transport(Log(None, stderr=io.StringIO()), parallel=1, timeout=1)
+        try:
+            Policy(max_attempts=max_attempts, backoff=0).call(lambda n: transport.request("part", "PUT", url, attempt=n))
+            succeeded = True
+        except HttpFailure as failure:
+            succeeded = False
+            assert failure.attempt == max_attempts
+        assert len(rsps.calls) == min(len(failures) + 1, max_attempts)
+        assert succeeded == (len(failures) < max_attempts)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_requests = st.fixed_dictionaries(
+    {"event": st.sampled_from(["init", "upload", "download", "progress", "terminate!", "complete"])},
+    optional={"oid": st.sampled_from(["a" * 64, "A" * 64, "", "zz"]) | _json_values,
+              "size": st.integers(-5, 10**12) | _json_values, "path": st.text(max_size=30) | _json_values,
+              "operation": st.sampled_from(["upload", "download", "x"]), "remote": _json_values,
+              "action": _json_values | st.fixed_dictionaries({"href": st.text(max_size=30), "header": _json_values})},
+)
+_lines = st.lists(st.text(max_size=40) | _requests.map(json.dumps) | _json_values.map(json.dumps), max_size=12)
+
+
+@FAST
+@given(_lines)
+def test_random_and_malformed_stdin_never_crashes_and_stdout_stays_json(tmp_path, lines):
+    stdin = io.StringIO("\n".join(line.replace("\n", " ") for line in lines) + "\n")
+    stdout = io.StringIO()
+    with responses.RequestsMock(assert_all_requests_are_fired=False):   # no request may leave the machine
+        code = run(stdin, stdout, ["--max-attempts", "1", "--backoff", "0", "--log", str(tmp_path / "l.jsonl")],
+                   stderr=io.StringIO())
+    assert code == 0
+    for line in stdout.getvalue().splitlines():
+        assert isinstance(json.loads(line), dict)
