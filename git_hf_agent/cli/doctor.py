@@ -105,16 +105,15 @@ def check_agent_starts(path: str, args: str | None, cwd: Path) -> Check:
     except OSError as exc:
         return Check("agent starts", False, f"cannot start {path}: {exc}", INIT_FIX)
     reply: list[str] = []
+    reader = threading.Thread(target=lambda: reply.append(proc.stdout.readline()), daemon=True)
+    reader.start()  # before writing: an agent that exits at once must still have its output read
     try:
-        proc.stdin.write(json.dumps(INIT_LINE) + "\n")
-        proc.stdin.flush()
-        reader = threading.Thread(target=lambda: reply.append(proc.stdout.readline()), daemon=True)
-        reader.start()
+        _send(proc, INIT_LINE)
         reader.join(15)
-        proc.stdin.write(json.dumps({"event": "terminate"}) + "\n")
+        _send(proc, {"event": "terminate"})
         proc.stdin.close()
-    except OSError:
-        pass
+    except OSError:  # the agent exited early (broken pipe); its output and stderr tell why
+        reader.join(15)
     finally:
         _reap(proc)
     elapsed = (time.monotonic() - started) * 1000
@@ -131,6 +130,11 @@ def check_agent_starts(path: str, args: str | None, cwd: Path) -> Check:
         detail = "no answer to the init line within 15 s"
     return Check("agent starts", False, f"{detail}; stderr: {stderr}",
                  "reinstall (./install.sh) and run `git hf init`; re-run with GIT_TRACE=1 git push for details")
+
+
+def _send(proc: subprocess.Popen, message: dict) -> None:
+    proc.stdin.write(json.dumps(message) + "\n")
+    proc.stdin.flush()
 
 
 def _reap(proc: subprocess.Popen) -> None:

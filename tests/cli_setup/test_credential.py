@@ -98,5 +98,4 @@ def test_push_authenticates_through_the_helper_only(hub, repo):
     pushed = git("push", "origin", "main", cwd=repo, env={"HF_TOKEN": TOKEN}, check=False)
     assert pushed.returncode == 0, pushed.stderr
     assert TOKEN not in pushed.stderr + pushed.stdout
-    assert "locking API" not in pushed.stderr  # locksverify=false for the endpoint covers this repo
     assert hub.stats()["objects_stored"] >= 1

@@ -8,7 +8,7 @@ import pytest
 
 from git_hf_agent.setup import HUB_LFS_PATTERNS
 from tests.cli_setup.conftest import hf
-from tests.support import git
+from tests.support import TOKEN, create_repo, git, sparse_file
 
 pytestmark = pytest.mark.e2e
 ENDPOINT = "http://127.0.0.1:9"  # init never contacts the Hub
@@ -120,3 +120,21 @@ def test_endpoint_from_hf_endpoint(repo):
     assert proc.returncode == 0, proc.stderr
     assert config(repo, "--get", "lfs.https://hub.example.org/.locksverify") == ["false"]
     assert config(repo, "--get-all", "credential.https://hub.example.org.helper")[0] == ""
+
+
+def test_after_init_a_plain_git_push_uses_the_agent_and_the_helper(start_hub, repo):
+    """The whole point of init: `git push` of a *.safetensors file goes multipart through git-hf-agent."""
+    hub = start_hub("--multipart-threshold", "1MiB", "--chunk-size", "1MiB")
+    url = create_repo(hub.url, "alice/big")
+    assert hf("init", "--endpoint", hub.url, "--parallel", "2", cwd=repo).returncode == 0
+    sparse_file(repo / "model.safetensors", 3 * 2**20 + 5, stamp=b"init-e2e")
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "model", cwd=repo)
+    git("remote", "add", "origin", url, cwd=repo)
+    pushed = git("push", "origin", "main", cwd=repo, env={"HF_TOKEN": TOKEN, "GIT_TRACE": "1"}, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    # locksverify=false for the endpoint: git-lfs does not even ask (the Hub has no locking API).
+    assert "locks/verify" not in pushed.stderr
+    stats = hub.stats()
+    assert stats["part_puts"] == 4 and stats["completions"] == 1
+    assert stats["auth_headers_seen"]["part"] == 0
