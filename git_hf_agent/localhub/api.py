@@ -58,7 +58,8 @@ def _repo_from_body(ex: Exchange) -> tuple[RepoId, dict]:
 def create_repo(ex: Exchange) -> None:
     repo, body = _repo_from_body(ex)
     url = f"{ex.hub.public_url}/{repo.path}"
-    if not ex.hub.storage.create_repo(repo, bool(body.get("private"))):
+    private = bool(body.get("private")) or body.get("visibility") == "private"  # huggingface_hub >= 1.x sends visibility
+    if not ex.hub.storage.create_repo(repo, private):
         message = f"You already created this {repo.type} repo"
         return ex.send_json(409, {"error": message, "url": url}, {"X-Error-Message": message})
     ex.send_json(200, {"url": url, "name": repo.repo_id, "id": repo.repo_id})

@@ -36,6 +36,7 @@ from git_hf_agent.redact import redact_text, redact_url
 BLOCK = 1024 * 1024
 JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'}  # makes git ask its credential helper
 
 
 class HttpError(Exception):
@@ -227,7 +228,7 @@ class Exchange(BaseHTTPRequestHandler):
 
     def unauthorized(self, message: str = "Invalid credentials in Authorization header") -> HttpError:
         """401 asking for Basic credentials, so git calls its credential helper."""
-        return HttpError(401, message, headers={"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'})
+        return HttpError(401, message, headers=_CHALLENGE)
 
     def require_user(self) -> str:
         if self.user is None:
@@ -250,18 +251,24 @@ class Exchange(BaseHTTPRequestHandler):
             raise HttpError(400, str(exc)) from None
 
     def check_access(self, repo: RepoId, write: bool) -> dict:
-        """404 unknown repo; 401 without a valid token where one is needed; 403 no permission."""
+        """404 unknown repo; 401 without a valid token where one is needed; 403 no permission.
+
+        A private repo looks missing to others (401 + RepoNotFound without a token, so
+        git asks for credentials and huggingface_hub raises RepositoryNotFoundError).
+        """
         if not self.hub.storage.repo_exists(repo):
             raise not_found()
         meta = self.hub.storage.repo_meta(repo)
         if self.bad_token:
             raise self.unauthorized()
-        if write or meta.get("private"):
+        if meta.get("private") and not self.can_write(repo.namespace):
+            if self.user is None:
+                raise HttpError(401, "Repository not found", code="RepoNotFound", headers=_CHALLENGE)
+            raise not_found()
+        if write:
             self.require_user()
             if not self.can_write(repo.namespace):
-                if write and not meta.get("private"):
-                    raise HttpError(403, f"You don't have the rights to write to {repo.path}")
-                raise not_found()
+                raise HttpError(403, f"You don't have the rights to write to {repo.path}")
         return meta
 
     # ---- request body -------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Token buckets for ``--conn-rate`` and ``--total-rate``: model a WAN link on loopback.
 
-A bucket holds at most one second of tokens; ``take(n)`` sleeps until ``n``
-bytes are allowed. The server calls it around body reads (and download writes)
+A bucket starts empty and holds at most 1/10 s of tokens (a WAN link has no
+free first second); ``take(n)`` sleeps until ``n`` bytes are allowed. The server calls it around body reads (and download writes)
 in small blocks, so throttled streams stay smooth rather than bursty.
 """
 
@@ -16,7 +16,8 @@ class TokenBucket:
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self._tokens = float(rate)
+        self._tokens = 0.0
+        self._cap = rate / 10
         self._stamp = time.monotonic()
         self._lock = threading.Lock()
 
@@ -26,7 +27,7 @@ class TokenBucket:
             return
         with self._lock:
             now = time.monotonic()
-            self._tokens = min(float(self.rate), self._tokens + (now - self._stamp) * self.rate)
+            self._tokens = min(self._cap, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             self._tokens -= n
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
