@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from git_hf_agent.errors import HfError
+from git_hf_agent.redact import redact_text
 
 SCOPES = ("local", "global", None)
 
@@ -31,8 +32,8 @@ def run_git(*args: str, cwd: Path | str | None = None, check: bool = True,
     except FileNotFoundError as exc:
         raise HfError("git is not installed (or not on PATH)", "install git (e.g. `apt-get install git`) and retry") from exc
     if check and proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip()
-        raise HfError(f"`git {' '.join(args)}` failed: {detail}", "see git's message above; fix it and run the command again")
+        detail = redact_text((proc.stderr or proc.stdout).strip())
+        raise HfError(redact_text(f"`git {' '.join(args)}` failed: ") + detail, "fix what git reports, then run the command again")
     return proc
 
 

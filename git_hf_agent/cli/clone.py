@@ -20,6 +20,7 @@ import click
 from git_hf_agent import hubconf
 from git_hf_agent.cli.create import parse_repo_id
 from git_hf_agent.errors import HfError
+from git_hf_agent.redact import redact_url
 from git_hf_agent.setup import configure, credential_helper, credential_url
 
 
@@ -32,7 +33,7 @@ def resolve(source: str, endpoint: str | None) -> tuple[str, str]:
         return source, hubconf.endpoint(endpoint)
     parts = urlsplit(source)
     if parts.scheme not in ("http", "https"):
-        raise HfError(f"cannot clone {source!r}: only http(s) Hub URLs and repo ids are supported",
+        raise HfError(f"cannot clone {redact_url(source)!r}: only http(s) Hub URLs and repo ids are supported",
                       "pass the https URL or the repo id (NAMESPACE/NAME)")
     return source, f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
@@ -64,6 +65,7 @@ def _has_commits(repo: Path) -> bool:
 def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ...], endpoint: str | None) -> None:
     """Clone a Hub repo and configure it for pushing (`git hf init`)."""
     url, base = resolve(source, endpoint)
+    shown = redact_url(url)  # a URL the user typed may carry user:token@
     target = directory or default_dir(url)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise HfError(f"{target} already exists and is not an empty directory", "pass another DIR")
@@ -75,13 +77,13 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
         click.echo(f"init: {change}", err=True)
     patterns = ",".join(p for spec in includes for p in spec.split(",") if p)
     if not _has_commits(target):
-        click.echo(f"cloned {url} into {target} (empty repository)")
+        click.echo(f"cloned {shown} into {target} (empty repository)")
         return
     if lazy and not patterns:
-        click.echo(f"cloned {url} into {target} (lazy: LFS files are pointers; fetch with `git lfs pull --include PATTERN`)")
+        click.echo(f"cloned {shown} into {target} (lazy: LFS files are pointers; fetch with `git lfs pull --include PATTERN`)")
         return
     pull = ["lfs", "pull"] + ([f"--include={patterns}"] if patterns else [])
     _run(pull, "downloading LFS files (git lfs pull)",
          f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
     what = f"LFS files matching {patterns}" if patterns else "all LFS files"
-    click.echo(f"cloned {url} into {target} with {what}")
+    click.echo(f"cloned {shown} into {target} with {what}")
