@@ -35,7 +35,10 @@ from git_hf_agent.units import format_size
 
 MAX_REFRESHES = 5       # fresh-URL rounds per object before giving up
 MAX_RESTARTS = 3        # new upload ids per object before giving up
-COMPLETE_READ_TIMEOUT = 600.0  # the server assembles and hashes the object before answering
+# The server assembles and hashes the object before answering the completion: allow
+# --timeout plus the time to hash the object at a slow 20 MB/s, at most 30 minutes.
+COMPLETE_HASH_RATE = 20e6
+COMPLETE_MAX_WAIT = 1800.0
 
 
 class ObjectFailed(Exception):
@@ -247,7 +250,7 @@ class _Upload:
             headers = {**self.plan.headers, **LFS_HEADERS}
             self.e.transport.request("complete", "POST", self.plan.complete_url, attempt=attempt, body=body,
                                      nbytes=len(body), headers=headers, oid=self.job.oid,
-                                     read_timeout=max(COMPLETE_READ_TIMEOUT, self.e.transport.timeout[1]))
+                                     read_timeout=completion_timeout(self.job.size, self.e.transport.timeout[1]))
 
         try:
             self._with_fresh_urls("completion", post)
@@ -339,6 +342,11 @@ class _Upload:
         message = (f"upload of {self.job.oid[:12]} failed at {what}{spent_text}: {failure.describe()}. "
                    f"Next: {step}")
         return ObjectFailed(failure.status or protocol.E_TRANSFER, message)
+
+
+def completion_timeout(size: int, timeout: float) -> float:
+    """Read timeout for the completion POST of a ``size``-byte object."""
+    return max(timeout, min(timeout + size / COMPLETE_HASH_RATE, COMPLETE_MAX_WAIT))
 
 
 def _same_upload(old: Plan | None, new: Plan) -> bool:

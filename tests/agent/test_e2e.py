@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+
+import psutil
 import pytest
 
 from git_hf_agent.units import parse_size
@@ -58,3 +62,52 @@ def test_six_gib_sparse_file_through_multipart_with_default_server(hub, tmp_path
     assert stats["completions"] == 1
     assert len(stats["parts"][oid]) == 96   # 6 GiB / 64 MiB chunks
     assert stats["auth_headers_seen"]["part"] == 0 and stats["auth_headers_seen"]["complete"] == 0
+
+
+def _agent_processes(work):
+    """The agent processes git-lfs started for a push in ``work`` (to kill them like a crash)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if "git-hf-agent" in cmd and "python" in cmd and proc.info["cwd"] and str(work) in proc.info["cwd"]:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_kill_9_mid_push_then_repush_resends_only_unfinished_parts(start_hub, tmp_path):
+    hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB", "--conn-rate", "3MB")
+    work = hub_repo(hub, tmp_path / "work", "resume", "--parallel 2 --backoff 0.05 --timeout 10")
+    sparse_file(work / "big.bin", parse_size("24MiB"), stamp=b"kill-nine")
+    commit_all(work)
+    journal_dir = work / ".git" / "lfs" / "tmp" / "git-hf-agent"
+
+    push = subprocess.Popen(["git", "push", "-q", "origin", "main"], cwd=work, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        journals = list(journal_dir.glob("*.jsonl"))
+        if journals and len(journals[0].read_text().splitlines()) >= 1 + 6:   # header + 6 confirmed parts
+            break
+        time.sleep(0.05)
+    victims = _agent_processes(work)
+    assert victims, "the agent process was not found"
+    for proc in victims:
+        proc.kill()
+    push.communicate(timeout=60)
+    assert push.returncode != 0
+    before = hub.stats()
+
+    git("push", "-q", "origin", "main", cwd=work)
+
+    oid = lfs_oid(work, "big.bin")
+    assert sha256_file(stored_object(hub, oid)) == oid
+    sent = hub.stats()["parts"][oid]
+    assert len(sent) == 24
+    resent = [n for n, count in sent.items() if count > 1]
+    print("confirmed before kill:", sum(before["parts"][oid].values()), "re-sent:", resent)
+    assert len(resent) <= 2, f"parts sent twice: {resent}"   # at most the --parallel parts in flight at kill
+    assert sum(before["parts"][oid].values()) >= 6
+    assert not list(journal_dir.glob("*.jsonl"))
