@@ -149,10 +149,10 @@ def _default_message(repo: GitRepo, pathspec: list[str]) -> str:
     if len(changes) == 1:
         verb = {"A": "Add", "D": "Delete"}.get(changes[0][0], "Update")
         return f"{verb} {changes[0][1]}"
-    counts = defaultdict(int)
+    counts = {"add": 0, "update": 0, "delete": 0}
     for status, _ in changes:
         counts[{"A": "add", "D": "delete"}.get(status, "update")] += 1
-    text = ", ".join(f"{verb} {n} file{'s' * (n != 1)}" for verb, n in counts.items())
+    text = ", ".join(f"{verb} {n} file{'s' * (n != 1)}" for verb, n in counts.items() if n)
     return text[0].upper() + text[1:]
 
 

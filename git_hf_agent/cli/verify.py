@@ -105,7 +105,7 @@ def report_failures(hub: HubRemote, rows: list[Row], remote: str, revision: str)
         return
     listing = "; ".join(f"{r.path} ({r.status})" for r in bad[:20]) + (f"; and {len(bad) - 20} more" if len(bad) > 20 else "")
     if all(r.status == MISSING for r in bad):
-        fix = f"upload the missing objects again: `git lfs push {remote} {revision}`, then `git hf verify`"
+        fix = f"upload the missing objects again: `git lfs push --all {remote} {revision}`, then `git hf verify`"
     else:
         fix = f"push the revision you verified (`git hf push {remote}`), or verify what is pushed (`git hf verify {remote}/{revision}`)"
     raise HfError(f"{len(bad)} of {len(rows)} LFS files are not verified on {hub.label(revision)}: {listing}", fix)
