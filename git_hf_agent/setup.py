@@ -156,8 +156,11 @@ def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
     """Register git-hf-agent as the ``multipart`` custom transfer, replacing any other agent."""
     path = installed_command("git-hf-agent")
     current = {key: config.get(f"{AGENT}.{key}") for key in AGENT_KEYS}
-    ours = current["path"] == path
-    args = f"--parallel {parallel}" if parallel is not None else (current["args"] if ours else None)
+    # Ours, possibly from an older install location: keep the user's agent options.
+    ours = os.path.basename(current["path"] or "") == "git-hf-agent"
+    args = current["args"] if ours else None
+    if parallel is not None:
+        args = with_parallel(args, parallel)
     wanted = {"path": path, "args": args, "concurrent": "true", "direction": "upload"}
     changes = [_miscased_agent_change(config)] if miscased_agent_keys(config) else []
     if current == wanted:
@@ -168,6 +171,20 @@ def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
         if current[key] != value:
             changes.append(_set_change(config, f"{AGENT}.{key}", value))
     return changes
+
+
+def with_parallel(args: str | None, parallel: int) -> str:
+    """``args`` with its ``--parallel`` value set to ``parallel``; other agent options are kept."""
+    words = shlex.split(args or "")
+    kept, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == "--parallel":
+            skip = True
+        elif not word.startswith("--parallel="):
+            kept.append(word)
+    return shlex.join(["--parallel", str(parallel), *kept])
 
 
 def _replacement_notice(current: dict[str, str | None]) -> Change:

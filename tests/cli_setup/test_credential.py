@@ -99,3 +99,34 @@ def test_push_authenticates_through_the_helper_only(hub, repo):
     assert pushed.returncode == 0, pushed.stderr
     assert TOKEN not in pushed.stderr + pushed.stdout
     assert hub.stats()["objects_stored"] >= 1
+
+
+@pytest.mark.parametrize("protocol,host,answers", [
+    ("https", "huggingface.co", True),
+    ("https", "HuggingFace.CO:443", True),       # case and default port do not matter
+    ("http", "huggingface.co", False),           # never send the token in clear to an https Hub
+    ("https", "huggingface.co:8443", False),
+    ("https", "huggingface.co.evil.example", False),
+    ("https", "evil.example", False),
+    ("http", "127.0.0.1:9", True),               # a registered --endpoint
+    ("http", "127.0.0.1:90", False),
+])
+def test_which_hosts_get_the_token(monkeypatch, protocol, host, answers):
+    from git_hf_agent.cli.credential import answer
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    reply = answer({"protocol": protocol, "host": host}, [ENDPOINT])
+    assert (f"password={TOKEN}" in reply) is answers
+    if not answers:
+        assert reply == ""
+
+
+def test_helper_path_does_not_import_huggingface_hub():
+    """git runs the helper on every push and fetch: it must not pay for huggingface_hub."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from git_hf_agent.cli.main import cli; cli.get_command(None, 'credential'); "
+            "print('huggingface_hub' in sys.modules, 'requests' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

@@ -138,3 +138,21 @@ def test_after_init_a_plain_git_push_uses_the_agent_and_the_helper(start_hub, re
     stats = hub.stats()
     assert stats["part_puts"] == 4 and stats["completions"] == 1
     assert stats["auth_headers_seen"]["part"] == 0
+
+
+def test_parallel_updates_only_its_own_option(repo):
+    assert hf("init", "--endpoint", ENDPOINT, cwd=repo).returncode == 0
+    git("config", "lfs.customtransfer.multipart.args", "--max-attempts 3 --parallel 2", cwd=repo)
+    proc = hf("init", "--endpoint", ENDPOINT, "--parallel", "12", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert config(repo, "--get", "lfs.customtransfer.multipart.args") == ["--parallel 12 --max-attempts 3"]
+    assert "already configured" in hf("init", "--endpoint", ENDPOINT, "--parallel", "12", cwd=repo).stdout
+
+
+def test_agent_from_an_old_install_location_is_repointed_keeping_its_options(repo):
+    git("config", "lfs.customtransfer.multipart.path", "/old/venv/bin/git-hf-agent", cwd=repo)
+    git("config", "lfs.customtransfer.multipart.args", "--parallel 3", cwd=repo)
+    proc = hf("init", "--endpoint", ENDPOINT, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert config(repo, "--get", "lfs.customtransfer.multipart.path")[0] != "/old/venv/bin/git-hf-agent"
+    assert config(repo, "--get", "lfs.customtransfer.multipart.args") == ["--parallel 3"]
