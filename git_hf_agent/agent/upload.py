@@ -92,8 +92,13 @@ class Engine:
     def upload(self, job: Job) -> None:
         """Store ``job``'s object on the server or raise :class:`ObjectFailed`."""
         _check_file(job)
+        action = job.action if job.action is not None else self._standalone_action(job)
+        if action is None:
+            self.log.say(f"{job.oid[:12]} is already stored on the server")
+            job.emit(job.size, job.size)
+            return
         try:
-            plan = plan_action(job.action, job.size)
+            plan = plan_action(action, job.size)
         except ActionError as exc:
             raise ObjectFailed(protocol.E_BAD_ACTION, (
                 f"the server's upload action for {job.oid[:12]} is unusable: {exc}; nothing was sent. "
@@ -108,6 +113,14 @@ class Engine:
         took = max(time.monotonic() - start, 1e-6)
         self.log.say(f"stored {job.oid[:12]}: {format_size(job.size)} in {took:.1f}s ({job.size / took / 1e6:.1f} MB/s)")
         self.log.event("object", oid=job.oid, size=job.size, result="stored", elapsed_ms=int(took * 1000))
+
+
+    def _standalone_action(self, job: Job) -> dict | None:
+        """``action: null`` (lfs.standalonetransferagent): ask the batch API ourselves, as git-lfs would."""
+        try:
+            return self.refresher.fetch(job.oid, job.size, self.policy).action
+        except RefreshError as exc:
+            raise ObjectFailed(protocol.E_TRANSFER, f"upload of {job.oid[:12]} failed: {exc}") from None
 
 
 def _check_file(job: Job) -> None:

@@ -240,3 +240,18 @@ def test_json_log_has_one_line_per_exchange_without_secrets(repo, hub, obj):
     assert [e["status"] for e in http if e["kind"] == "part"].count(500) == 1
     assert any(e["attempt"] == 2 for e in http)
     assert "response_headers" in http[0]
+
+
+def test_null_action_standalone_mode_asks_the_batch_api_itself(repo, hub, obj):
+    oid, path = obj
+    t = drive([init_line(), upload_line(oid, len(DATA), path, None)], repo / "l.jsonl")
+    assert_stored(t, hub, oid)
+    assert hub.calls("batch") == 1 and hub.calls("part") == 4
+
+
+def test_expired_completion_url_is_refreshed_and_completion_retried(repo, hub, obj):
+    hub.fail("complete", (403, {}))
+    t = push(repo, hub, obj)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("batch") == 1 and hub.calls("complete") == 2
+    assert hub.calls("part") == 4   # same upload id: parts are not sent again
