@@ -125,6 +125,9 @@ class Exchange(BaseHTTPRequestHandler):
         self.kind = "api"
         try:
             self._authenticate()
+            segments = self.route_path.split("/")
+            if any(seg in (".", "..") for seg in segments) or "\0" in self.route_path:
+                raise HttpError(400, "invalid path: '.' and '..' segments are not allowed")
             found = self._match()
             if found is None:
                 return
@@ -167,6 +170,8 @@ class Exchange(BaseHTTPRequestHandler):
             allowed = True
         if allowed:
             self._error(405, f"method {self.command} not allowed on {self.route_path}")
+        elif "%2f" in self.path.split("?")[0].lower():
+            self._error(400, "invalid path: an encoded '/' cannot be part of a repo id or oid")
         else:
             self._error(404, f"no route for {self.command} {self.route_path}")
         return None
