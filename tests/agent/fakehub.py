@@ -163,13 +163,18 @@ class FakeHub:
         sig = parse_qs(urlsplit(request.url).query).get("signature", [""])[0]
         return sig in self.valid
 
-    def _part(self, request):
-        injected = self._fault("part", request)
-        if injected:
+    def _refused(self, kind: str, request):
+        """An injected fault or a 403 for a stale signature (body drained as a server would), else None."""
+        injected = self._fault(kind, request)
+        if injected or not self._signed(request):
             _consume(request.body)
-            return injected
-        if not self._signed(request):
-            return 403, {}, EXPIRED_XML
+            return injected or (403, {}, EXPIRED_XML)
+        return None
+
+    def _part(self, request):
+        refused = self._refused("part", request)
+        if refused:
+            return refused
         body = _consume(request.body)
         n = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
         if n in self.broken_parts:
@@ -178,12 +183,9 @@ class FakeHub:
         return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, ""
 
     def _basic(self, request):
-        injected = self._fault("basic", request)
-        if injected:
-            _consume(request.body)
-            return injected
-        if not self._signed(request):
-            return 403, {}, EXPIRED_XML
+        refused = self._refused("basic", request)
+        if refused:
+            return refused
         self.basic_body = _consume(request.body)
         self.stored = self.basic_body == self.data
         return 200, {}, ""
