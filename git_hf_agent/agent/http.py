@@ -18,6 +18,7 @@ that requests might add from ``~/.netrc``. Only the batch call carries credentia
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -188,6 +189,7 @@ class FileSlice:
     """
 
     BLOCK = 1 << 20
+    FIRST_BLOCK = 64 << 10   # small first block: the first progress event comes out at once, even on slow links
 
     def __init__(self, fd: int, offset: int, length: int, on_progress=None, cancelled=None) -> None:
         self.fd, self.offset, self.length = fd, offset, length
@@ -198,13 +200,12 @@ class FileSlice:
         return self.length
 
     def __iter__(self) -> Iterator[bytes]:
-        import os
-
         sent = 0
         while sent < self.length:
             if self._cancelled is not None and self._cancelled():
                 raise OSError("upload cancelled")
-            block = os.pread(self.fd, min(self.BLOCK, self.length - sent), self.offset + sent)
+            want = self.BLOCK if sent else self.FIRST_BLOCK
+            block = os.pread(self.fd, min(want, self.length - sent), self.offset + sent)
             if not block:
                 raise OSError(f"object file is shorter than expected (ended at byte {self.offset + sent})")
             yield block
