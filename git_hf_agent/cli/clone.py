@@ -1,11 +1,12 @@
 """``git hf clone REPO_ID|URL [DIR]``: clone a Hub repo, configure it, then fetch the LFS files wanted.
 
 The clone itself always runs with ``GIT_LFS_SKIP_SMUDGE=1`` (the checkout holds
-pointers, whatever the user's global git-lfs setup), then ``git hf init`` runs on
-the new repo (all but the ``.gitattributes`` additions: a fresh clone stays
-clean; ``git hf init`` in the clone adds them), then ``git lfs pull`` materialises every LFS file, only those
-matching ``--include``, or none with ``--lazy``. Listing files (``git ls-files``)
-never needs their content.
+pointers, whatever the user's global git-lfs setup). Then ``git hf init`` runs on
+the new repo (all but the ``.gitattributes`` additions, so a fresh clone stays
+clean), then ``git lfs pull`` materialises every LFS file, only those matching
+``--include`` (remembered as ``lfs.fetchinclude``), or none with ``--lazy``
+(remembered by installing git-lfs with ``--skip-smudge``). Listing files
+(``git ls-files``) never needs their content.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import click
 from git_hf_agent import hubconf
 from git_hf_agent.cli.create import parse_repo_id
 from git_hf_agent.errors import HfError
+from git_hf_agent.gitconfig import GitConfig, run_git
 from git_hf_agent.redact import redact_url
 from git_hf_agent.setup import configure, credential_helper, credential_url
 
@@ -73,17 +75,32 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
     _run(["-c", f"{key}=", "-c", f"{key}={credential_helper(base)}", "clone", url, str(target)],
          "git clone", "check the repo id, the endpoint and your access (`git hf doctor`)",
          env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    patterns = ",".join(p for spec in includes for p in spec.split(",") if p)
+    remember_selection(target, lazy, patterns)
     for change in configure(target, endpoint=base, gitattributes=False):
         click.echo(f"init: {change}", err=True)
-    patterns = ",".join(p for spec in includes for p in spec.split(",") if p)
     if not _has_commits(target):
         click.echo(f"cloned {shown} into {target} (empty repository)")
         return
     if lazy and not patterns:
-        click.echo(f"cloned {shown} into {target} (lazy: LFS files are pointers; fetch with `git lfs pull --include PATTERN`)")
+        click.echo(f"cloned {shown} into {target} lazily: LFS files stay pointers, also on later checkouts and pulls. "
+                   "Fetch some with `git lfs pull --include PATTERN`; all with `git lfs install --local --force && git lfs pull`.")
         return
-    pull = ["lfs", "pull"] + ([f"--include={patterns}"] if patterns else [])
-    _run(pull, "downloading LFS files (git lfs pull)",
+    _run(["lfs", "pull"], "downloading LFS files (git lfs pull)",
          f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
-    what = f"LFS files matching {patterns}" if patterns else "all LFS files"
-    click.echo(f"cloned {shown} into {target} with {what}")
+    if patterns:
+        click.echo(f"cloned {shown} into {target} with the LFS files matching {patterns} (kept as lfs.fetchinclude, so "
+                   "later pulls fetch only those; `git config --unset lfs.fetchinclude && git lfs pull` fetches the rest)")
+    else:
+        click.echo(f"cloned {shown} into {target} with all LFS files")
+
+
+def remember_selection(repo: Path, lazy: bool, patterns: str) -> None:
+    """Make the choice last beyond the clone: --include becomes ``lfs.fetchinclude``
+    (git-lfs's own partial-fetch setting); --lazy installs git-lfs with ``--skip-smudge``
+    so checkouts and pulls keep writing pointers. Done before ``configure``, which then
+    finds git-lfs installed and leaves it so."""
+    if patterns:
+        GitConfig("local", cwd=repo).set("lfs.fetchinclude", patterns)
+    elif lazy:
+        run_git("lfs", "install", "--local", "--skip-smudge", cwd=repo)

@@ -53,6 +53,36 @@ def test_include_fetches_only_matching_files(seeded, tmp_path):
     assert (clone / "weights.bin").read_bytes().startswith(POINTER_PREFIX)
     assert len(lfs_objects(clone)) == 1
     assert hub.stats()["requests"].get("download", 0) == 1
+    assert git("status", "--porcelain", cwd=clone).stdout == ""
+
+
+def push_more(hub, tmp_path, files):
+    """Another commit on the Hub with one more .bin and one more .parquet file."""
+    from tests.support import authed
+
+    work = tmp_path / "more"
+    git("clone", "-q", authed(f"{hub.url}/alice/seeded"), str(work), env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    git("lfs", "install", "--local", cwd=work)
+    (work / "more.bin").write_bytes(b"M" * 50_000)
+    (work / "more.parquet").write_bytes(b"Q" * 40_000)
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "more", cwd=work)
+    git("-c", f"lfs.{hub.url}/.locksverify=false", "push", "-q", "origin", "main", cwd=work)
+
+
+@pytest.mark.parametrize("option,fetched", [(("--lazy",), []), (("--include", "*.parquet"), ["more.parquet"])])
+def test_lazy_and_include_last_beyond_the_clone(seeded, tmp_path, option, fetched):
+    """A later `git pull` keeps to the choice made at clone time."""
+    hub, files = seeded
+    clone = tmp_path / "sel"
+    assert hf("clone", "alice/seeded", str(clone), *option, env={"HF_ENDPOINT": hub.url}).returncode == 0
+    push_more(hub, tmp_path, files)
+    before = hub.stats()["requests"].get("download", 0)
+    git("pull", "-q", "origin", "main", cwd=clone)
+    for name in ("more.bin", "more.parquet"):
+        content = (clone / name).read_bytes()
+        assert content.startswith(POINTER_PREFIX) is (name not in fetched)
+    assert hub.stats()["requests"].get("download", 0) - before == len(fetched)
 
 
 def test_dataset_prefix_and_default_directory(hub, tmp_path):
