@@ -39,6 +39,10 @@ def test_lazy_clone_keeps_pointers_and_downloads_nothing(seeded, tmp_path):
     assert hub.stats()["requests"].get("download", 0) == 0
     assert sorted(git("ls-files", cwd=clone).stdout.split()) == [".gitattributes", "README.md", "data.parquet", "weights.bin"]
     assert git("status", "--porcelain", cwd=clone).stdout == ""
+    # The clone is already configured: init would only add the Hub's .gitattributes patterns.
+    dry = hf("init", "--dry-run", "--endpoint", hub.url, cwd=clone)
+    changes = [line for line in dry.stdout.splitlines() if line.startswith("  - ")]
+    assert len(changes) == 1 and "LFS patterns to .gitattributes" in changes[0], dry.stdout
     # Content can still be fetched later, on demand.
     git("lfs", "pull", "--include=weights.bin", cwd=clone)
     assert (clone / "weights.bin").read_bytes() == files["weights.bin"]
