@@ -209,10 +209,17 @@ def run(stdin: TextIO, stdout: TextIO, argv: list[str], stderr: TextIO | None = 
     return 0
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """Stop at once: confirmed parts are already fsync'd in the journal, so a re-push resumes."""
+def _on_signal(signum: int, frame: Any) -> None:
+    """Stop at once on SIGTERM/SIGINT: confirmed parts are already fsync'd in the journal.
+
+    Exiting here (rather than unwinding) matters: part uploads run in worker
+    threads that would otherwise finish their current part before the process ends.
+    """
+    import signal
+
     try:
-        sys.stderr.write("git-hf-agent: stopped by SIGTERM; confirmed parts are kept for the next push\n")
+        name = signal.Signals(signum).name
+        sys.stderr.write(f"git-hf-agent: stopped by {name}; confirmed parts are kept for the next push\n")
         sys.stderr.flush()
     finally:
         os._exit(128 + signum)
@@ -223,6 +230,7 @@ def main() -> int:
     import io
     import signal
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     return run(stdin, sys.stdout, sys.argv[1:])
