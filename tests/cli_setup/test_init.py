@@ -156,3 +156,13 @@ def test_agent_from_an_old_install_location_is_repointed_keeping_its_options(rep
     assert proc.returncode == 0, proc.stderr
     assert config(repo, "--get", "lfs.customtransfer.multipart.path")[0] != "/old/venv/bin/git-hf-agent"
     assert config(repo, "--get", "lfs.customtransfer.multipart.args") == ["--parallel 3"]
+
+
+def test_own_pre_push_hook_is_never_overwritten(repo):
+    hook = repo / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\necho my checks\n")
+    hook.chmod(0o755)
+    proc = hf("init", "--endpoint", ENDPOINT, cwd=repo)
+    assert proc.returncode == 1
+    assert "fix:" in proc.stderr and 'git lfs pre-push "$@"' in proc.stderr
+    assert hook.read_text() == "#!/bin/sh\necho my checks\n"
