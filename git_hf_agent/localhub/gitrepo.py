@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ZERO = "0" * 40
-POINTER_MAX = 1024
+POINTER_MAX = 1024  # git-lfs pointers are < 200 bytes; a larger blob is content
 _POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n")
 
 

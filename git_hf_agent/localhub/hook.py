@@ -10,27 +10,22 @@ environment of the hook makes visible to the git commands below.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
 from git_hf_agent.localhub.config import MAX_REGULAR_BLOB
+from git_hf_agent.localhub.gitrepo import POINTER_MAX, ZERO, GitRepo, parse_pointer
 from git_hf_agent.units import format_size
 
-ZERO = "0" * 40
-POINTER_MAX = 1024  # git-lfs pointers are < 200 bytes; anything above 1 KiB is content
-_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n")
 MAX_SHOWN = 20
 
 
-def new_blobs(updates: list[tuple[str, str, str]]) -> dict[str, str]:
-    """blob id -> one path, for blobs reachable from the pushed tips and not from existing refs."""
+def new_blobs(repo: GitRepo, updates: list[tuple[str, ...]]) -> dict[str, str]:
+    """blob id -> one path, for objects reachable from the pushed tips and not from existing refs."""
     tips = [new for _, new, _ in updates if new != ZERO]
     if not tips:
         return {}
-    out = subprocess.run(["git", "rev-list", "--objects", *tips, "--not", "--all"],
-                         capture_output=True, text=True, check=True).stdout
+    out = repo.git("rev-list", "--objects", *tips, "--not", "--all").decode(errors="surrogateescape")
     paths = {}
     for line in out.splitlines():
         oid, _, path = line.partition(" ")
@@ -39,15 +34,11 @@ def new_blobs(updates: list[tuple[str, str, str]]) -> dict[str, str]:
     return paths
 
 
-def _batch(args: list[str], ids: list[str]) -> bytes:
-    return subprocess.run(["git", "cat-file", *args], input="".join(f"{i}\n" for i in ids).encode(),
-                          capture_output=True, check=True).stdout
-
-
-def problems(paths: dict[str, str], objects: Path) -> list[str]:
+def problems(repo: GitRepo, paths: dict[str, str], objects: Path) -> list[str]:
     """One message per blob the Hub would reject."""
     found, small = [], []
-    checked = _batch(["--batch-check=%(objectname) %(objecttype) %(objectsize)"], list(paths))
+    ids = "".join(f"{oid}\n" for oid in paths).encode()
+    checked = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", input=ids)
     for line in checked.decode().splitlines():
         oid, kind, size = line.split()
         if kind != "blob":
@@ -60,23 +51,11 @@ def problems(paths: dict[str, str], objects: Path) -> list[str]:
             )
         elif int(size) <= POINTER_MAX:
             small.append(oid)
-    if small:
-        found += _missing_objects(small, paths, objects)
-    return found
-
-
-def _missing_objects(ids: list[str], paths: dict[str, str], objects: Path) -> list[str]:
-    data = _batch(["--batch"], ids)
-    found, pos = [], 0
-    while pos < len(data):
-        header_end = data.index(b"\n", pos)
-        oid, _, size = data[pos:header_end].decode().split()
-        body = data[header_end + 1: header_end + 1 + int(size)]
-        pos = header_end + 1 + int(size) + 1
-        m = _POINTER.match(body)
-        if m is None:
+    for oid, body in (repo.cat_many(small) if small else {}).items():
+        parsed = parse_pointer(body)
+        if parsed is None:
             continue
-        lfs_oid, lfs_size = m.group(1).decode(), int(m.group(2))
+        lfs_oid, lfs_size = parsed
         stored = objects / lfs_oid[0:2] / lfs_oid[2:4] / lfs_oid
         if not stored.is_file() or stored.stat().st_size != lfs_size:
             found.append(
@@ -90,7 +69,8 @@ def _missing_objects(ids: list[str], paths: dict[str, str], objects: Path) -> li
 def main() -> int:
     updates = [tuple(line.split()) for line in sys.stdin.read().splitlines() if line.strip()]
     objects = Path(os.environ.get("LOCALHUB_LFS_OBJECTS", "."))
-    found = problems(new_blobs(updates), objects)
+    repo = GitRepo(Path("."))  # receive-pack runs hooks in the repo, quarantine visible via the environment
+    found = problems(repo, new_blobs(repo, updates), objects)
     if not found:
         return 0
     sys.stderr.write("Your push was rejected by the Hub's checks:\n")

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import uuid
 from dataclasses import dataclass
@@ -159,18 +158,9 @@ class Storage:
         """
         check_oid(oid)
         tmp = self.temp_file(oid)
-        digest = hashlib.sha256()
-        total = 0
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                for block in blocks:
-                    digest.update(block)
-                    total += len(block)
-                    _write_all(fd, block)
-            finally:
-                os.close(fd)
-            _check_content(oid, size, total, digest.hexdigest())
+            sha, total = _write_hashed(tmp, blocks, hashlib.sha256())
+            _check_content(oid, size, total, sha)
             return self._publish(tmp, oid)
         finally:
             tmp.unlink(missing_ok=True)
@@ -206,18 +196,8 @@ class Storage:
         """Store one part from byte blocks; returns (md5 hex etag, bytes). Latest PUT wins."""
         d = self._upload_dir(upload.oid)
         tmp = d / f"{number:05d}.{uuid.uuid4().hex}.tmp"
-        md5 = hashlib.md5()
-        total = 0
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                for block in blocks:
-                    md5.update(block)
-                    total += len(block)
-                    _write_all(fd, block)
-            finally:
-                os.close(fd)
-            etag = md5.hexdigest()
+            etag, total = _write_hashed(tmp, blocks, hashlib.md5())
             final = d / f"{number:05d}-{etag}.part"
             os.replace(tmp, final)
         finally:
@@ -273,10 +253,26 @@ class Storage:
             raise StorageError(404, f"object {oid} not found") from None
 
 
-def _write_all(fd: int, block) -> None:
-    view = memoryview(block)
-    while view:
-        view = view[os.write(fd, view):]
+def _write_hashed(path: Path, blocks, hasher) -> tuple[str, int]:
+    """Write byte blocks to a new file while hashing them; (hex digest, bytes written).
+
+    StorageError 404 when the directory vanished (the upload was completed or restarted meanwhile).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileNotFoundError:
+        raise StorageError(404, "The specified multipart upload does not exist") from None
+    total = 0
+    try:
+        for block in blocks:
+            hasher.update(block)
+            total += len(block)
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return hasher.hexdigest(), total
 
 
 def _check_content(oid: str, size: int, total: int, sha: str) -> None:
@@ -288,8 +284,3 @@ def _check_content(oid: str, size: int, total: int, sha: str) -> None:
 
 def _short(items: list) -> str:
     return str(items if len(items) <= 8 else [*items[:4], "...", *items[-2:]])
-
-
-def python() -> str:
-    """The interpreter the push-check hook runs with (the server's own)."""
-    return sys.executable
