@@ -38,3 +38,6 @@ def cli(path: Path | None, global_: bool, endpoint: str | None, parallel: int | 
         click.echo(f"  - {change}")
     if dry_run:
         click.echo("dry run: nothing was changed (run without --dry-run to apply)")
+    elif not hubconf.token():
+        click.echo("note: no Hub token found yet; pushes will ask for one until you run `hf auth login` "
+                   "or set HF_TOKEN (check with `git hf doctor`)")

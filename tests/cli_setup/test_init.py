@@ -41,6 +41,7 @@ def test_init_registers_agent_and_second_run_changes_nothing(repo):
     assert "multipart" in env["UploadTransfers"].split(",")
     assert "multipart" not in env["DownloadTransfers"].split(",")
 
+    assert "no Hub token found" in first.stdout and "hf auth login" in first.stdout
     before = snapshot(repo)
     second = hf("init", "--endpoint", ENDPOINT, cwd=repo)
     assert second.returncode == 0, second.stderr
