@@ -6,7 +6,6 @@ read deep inside handlers). Defaults follow issue 2 and the team contracts.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +37,7 @@ class Config:
     faults: tuple[FaultRule, ...] = ()
     seed: int | None = None
     stall_seconds: float = 120.0
-    secret: bytes = field(default_factory=lambda: os.urandom(32))  # HMAC key of presigned URLs
+    secret: bytes | None = None  # HMAC key of presigned URLs; None = the one kept in ROOT
 
     @property
     def users(self) -> frozenset[str]:

@@ -35,6 +35,7 @@ from git_hf_agent.redact import redact_text, redact_url
 
 BLOCK = 1024 * 1024
 JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
+DRAIN_LIMIT = 1024 * 1024 * 1024  # an error answer first reads (and drops) a body up to this size
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'}  # makes git ask its credential helper
 
@@ -79,7 +80,7 @@ class Hub:
         self.storage = Storage(config.root)
         self.stats = Stats()
         self.faults = Faults(config.faults, config.seed)
-        self.signer = Signer(config.secret, config.url_ttl)
+        self.signer = Signer(config.secret or self.storage.secret(), config.url_ttl)
         self.total_bucket = TokenBucket(config.total_rate)
         self.routes = routes
         self.stopping = threading.Event()
@@ -335,6 +336,19 @@ class Exchange(BaseHTTPRequestHandler):
         for _ in self.body_blocks():
             pass
 
+    def _drain_upto(self, limit: int) -> None:
+        """Drain the body unless it is known or found to exceed ``limit`` (then the connection closes)."""
+        if self._content_length() > limit:
+            return
+        seen = 0
+        try:
+            for block in self.body_blocks():
+                seen += len(block)
+                if seen > limit:
+                    return
+        except (ConnectionError, HttpError):
+            self.close_connection = True
+
     def read_body(self, limit: int = JSON_LIMIT) -> bytes:
         length = self._content_length()
         if length > limit:
@@ -360,11 +374,14 @@ class Exchange(BaseHTTPRequestHandler):
 
     # ---- responses ----------------------------------------------------------------------
     def start(self, status: int, headers: dict[str, str], length: int | None) -> None:
-        """Send status and headers; ``length`` None means a chunked body follows."""
-        if not self._body_consumed and self._content_length() <= BLOCK and "chunked" not in self.headers.get(
-            "Transfer-Encoding", ""
-        ):
-            self.drain()
+        """Send status and headers; ``length`` None means a chunked body follows.
+
+        An unread request body is read and dropped first (up to DRAIN_LIMIT): a client
+        still sending a 64 MiB part would otherwise get a connection reset instead of
+        this answer (e.g. the 403 that tells it to refresh an expired URL).
+        """
+        if not self._body_consumed:
+            self._drain_upto(DRAIN_LIMIT)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)

@@ -7,7 +7,8 @@ Layout (documented in docs/local-hub.md):
   all repos; an object appears there only by an atomic rename after its size and
   sha256 were checked, so nothing half-written is ever served;
 - ``ROOT/lfs/incomplete/``: single-PUT temp files and multipart uploads
-  (``{oid}/upload.json`` + one ``{part:05d}-{md5}.part`` file per received part).
+  (``{oid}/upload.json`` + one ``{part:05d}-{md5}.part`` file per received part);
+- ``ROOT/secret.key``: the HMAC key of presigned URLs (mode 0600).
 """
 
 from __future__ import annotations
@@ -79,6 +80,17 @@ class Storage:
             d.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    def secret(self) -> bytes:
+        """The HMAC key of presigned URLs, kept in ROOT so URLs survive a restart on the same root."""
+        path = self.root / "secret.key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(32))
+        return path.read_bytes()
 
     def lock(self, key: str) -> threading.Lock:
         """A per-key lock (per oid or per repo) serialising completions and commits."""

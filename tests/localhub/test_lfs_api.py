@@ -110,7 +110,7 @@ def test_presigned_urls_expire_with_an_s3_style_403(start_hub):
     action = upload_action(hub.url, "alice/x", data)
     assert action["expires_in"] == 1
     time.sleep(2.1)
-    resp = requests.put(part_urls(action)[0], data=data[:MiB], timeout=30)
+    resp = requests.put(part_urls(action)[0], data=bytes(16 * MiB), timeout=30)  # answer readable despite the body
     assert resp.status_code == 403
     assert "<Code>AccessDenied</Code>" in resp.text and "Request has expired" in resp.text
     assert complete(action, data, []).status_code == 403
@@ -160,3 +160,25 @@ def test_batch_needs_a_token_for_uploads_and_answers_404_for_unknown_repos(hub):
     assert unknown.status_code == 404 and "Repository not found" in unknown.json()["message"]
     public_read = batch(hub.url, "alice/x", [(oid(data), 1)], operation="download", token=None)
     assert public_read.status_code == 200
+
+
+def test_a_restart_on_the_same_root_keeps_uploads_and_url_signatures(start_hub, tmp_path):
+    from git_hf_agent.localhub.process import ServeProcess
+
+    args = ("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    first = ServeProcess(*args, root=tmp_path / "state", tokens={"alice": TOKEN})
+    try:
+        create_repo(first.url, "alice/x")
+        data = bytes(2 * MiB)
+        action = upload_action(first.url, "alice/x", data)
+        etag1 = requests.put(part_urls(action)[0], data=data[:MiB], timeout=30).headers["ETag"]
+    finally:
+        first.stop()
+    port = first.url.rsplit(":", 1)[1]
+    second = ServeProcess(*args, "--port", port, root=tmp_path / "state", tokens={"alice": TOKEN})
+    try:
+        etag2 = requests.put(part_urls(action)[1], data=data[MiB:], timeout=30).headers["ETag"]
+        parts = [{"partNumber": 1, "etag": etag1}, {"partNumber": 2, "etag": etag2}]
+        assert complete(action, data, parts).status_code == 200
+    finally:
+        second.stop()
