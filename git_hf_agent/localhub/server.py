@@ -191,6 +191,8 @@ class Exchange(BaseHTTPRequestHandler):
                 self._error(status, f"injected fault {fault}", headers)
             return True
         if fault.kind == "reset":
+            if self.kind == "download":
+                return False  # the handler sends half of the object, then send_file resets
             length = self._content_length()
             if length:
                 self._discard(min(length // 2, 8 * BLOCK))
@@ -424,6 +426,10 @@ class Exchange(BaseHTTPRequestHandler):
     def send_file(self, fh, offset: int, count: int) -> None:
         """Stream ``count`` bytes of ``fh`` from ``offset`` (sendfile when not throttled)."""
         if self.command == "HEAD" or count <= 0:
+            return
+        if self.fault is not None and self.fault.kind == "reset":  # a truncated download
+            self.connection.sendfile(fh, offset, count // 2)
+            self._abort()
             return
         buckets = (self.conn_bucket, self.hub.total_bucket)
         if not any(b.rate for b in buckets):

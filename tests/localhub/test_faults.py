@@ -119,3 +119,16 @@ def test_latency_delays_every_request(start_hub):
     started = time.monotonic()
     requests.get(f"{hub.url}/api/whoami-v2", timeout=30)
     assert time.monotonic() - started >= 0.4
+
+
+def test_download_reset_truncates_the_body(start_hub):
+    hub = start_hub("--fault", "download:reset:1:1")
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * 8192  # 2 MiB
+    action = upload_action(hub.url, "alice/x", data)
+    assert requests.put(action["href"], data=data, timeout=30).status_code == 200
+    href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    url = href["actions"]["download"]["href"]
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):  # requests' name for a short body
+        requests.get(url, timeout=30).content
+    assert requests.get(url, timeout=30).content == data
