@@ -1,8 +1,10 @@
 """``git-hf-agent``: the loop that speaks git-lfs's custom transfer protocol on stdin/stdout.
 
 :func:`run` owns the streams (passed in, so tests drive it with in-memory
-streams) and answers ``init`` with ``{}`` *before* the heavy modules (requests,
-tenacity, the engine) are imported: start-up is part of every push. Each
+streams) and answers ``init`` with ``{}`` without importing the heavy modules
+(requests, tenacity, the engine): git-lfs starts its agent processes one after
+the other, so start-up is paid several times per push; the engine is imported
+at the first upload, so idle processes stay small. Each
 request gets exactly one answer; a problem with one object becomes a
 ``complete`` with ``error`` and the loop keeps serving; a bad line never
 crashes it. EOF or ``terminate`` ends cleanly. stdout carries protocol lines
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 from typing import Any, TextIO
@@ -74,20 +75,14 @@ class Writer:
 
 def default_log_path() -> str | None:
     """``<git dir>/lfs/logs/git-hf-agent.jsonl`` of the repo the agent runs in."""
+    import subprocess  # after the init reply: not on the start-up path
+
     try:
         out = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
     git_dir = out.stdout.strip()
     return os.path.join(git_dir, "lfs", "logs", LOG_NAME) if out.returncode == 0 and git_dir else None
-
-
-def _warm_up() -> None:
-    """Import the engine in the background right after ``{}`` so the first upload does not wait."""
-    try:
-        import git_hf_agent.agent.upload  # noqa: F401
-    except Exception:  # noqa: BLE001 - the real import in _Session reports it
-        pass
 
 
 class _Session:
@@ -119,8 +114,9 @@ class _Session:
             self.writer.send(protocol.init_error(protocol.E_PROTOCOL, self.refused))
             self.log.say(self.refused)
             return
+        # Heavy modules are imported at the first upload, not here: of the
+        # processes git-lfs starts, the idle ones then stay small and cheap.
         self.writer.send(protocol.init_ok())
-        threading.Thread(target=_warm_up, name="git-hf-warm-up", daemon=True).start()
         if self.log.path is None:
             self.log.path = default_log_path()
         self.log.event("init", operation=req.operation, remote=req.remote, parallel=self.args.parallel,

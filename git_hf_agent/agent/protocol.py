@@ -4,15 +4,15 @@ One JSON object per line in both directions (git-lfs docs/custom-transfers.md,
 summarised in HUB-PROTOCOL.md). Parsing never raises: a bad line becomes a
 :class:`BadLine` that says whether an oid could be read, so the loop can answer
 that object with an error or only log the line. Nothing here does I/O and only
-the standard library is imported, because this module is on the start-up path.
+the standard library is imported, because this module is on the start-up path (NamedTuple rather than dataclasses
+for the same reason).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 # Error codes sent in ``complete``/init errors. git-lfs shows the message; the code
 # is informational, so HTTP statuses are used when there is one, else these.
@@ -25,8 +25,7 @@ E_INTERNAL = 99        # a bug in the agent; the process keeps serving
 _OID = re.compile(r"^[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
-class Init:
+class Init(NamedTuple):
     """``{"event":"init"}``: the operation and the remote named by git-lfs."""
 
     operation: str
@@ -35,8 +34,7 @@ class Init:
     concurrenttransfers: int = 1
 
 
-@dataclass(frozen=True)
-class Transfer:
+class Transfer(NamedTuple):
     """An ``upload`` (or ``download``) request for one object."""
 
     event: str
@@ -46,13 +44,11 @@ class Transfer:
     action: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class Terminate:
+class Terminate(NamedTuple):
     """``{"event":"terminate"}``: no reply; the process should exit."""
 
 
-@dataclass(frozen=True)
-class BadLine:
+class BadLine(NamedTuple):
     """A line that is not a usable request; ``oid`` is set when one could be read."""
 
     reason: str
@@ -115,11 +111,10 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-@dataclass
-class Reply:
+class Reply(NamedTuple):
     """One line for stdout; :meth:`line` is compact JSON ending in a newline."""
 
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any]
 
     def line(self) -> str:
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=True) + "\n"
