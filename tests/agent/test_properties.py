@@ -92,3 +92,15 @@ def test_random_and_malformed_stdin_never_crashes_and_stdout_stays_json(tmp_path
     assert code == 0
     for line in stdout.getvalue().splitlines():
         assert isinstance(json.loads(line), dict)
+
+
+def test_progress_is_rate_limited_to_a_few_events_per_second():
+    now = [0.0]
+    events = []
+    progress = Progress(10_000, lambda so_far, since: events.append(now[0]), clock=lambda: now[0])
+    for position in range(1, 10_001):   # one byte every millisecond for 10 s
+        now[0] = position / 1000
+        progress.advance("part", position)
+    progress.finish()
+    assert events[0] == 0.001              # the first bytes are reported at once
+    assert len(events) <= 10 / 0.25 + 2    # then at most 4 per second

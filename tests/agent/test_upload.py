@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import time
 
 import pytest
+
+from git_hf_agent.agent.main import run
 
 from tests.agent.fakehub import (
     REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
@@ -255,3 +260,37 @@ def test_expired_completion_url_is_refreshed_and_completion_retried(repo, hub, o
     assert_stored(t, hub, obj[0])
     assert hub.calls("batch") == 1 and hub.calls("complete") == 2
     assert hub.calls("part") == 4   # same upload id: parts are not sent again
+
+
+class _StampedOut(io.StringIO):
+    """stdout that remembers when each line was written."""
+
+    def __init__(self):
+        super().__init__()
+        self.stamps = []
+
+    def write(self, text):
+        self.stamps.append((time.monotonic(), text))
+        return super().write(text)
+
+
+def test_first_progress_event_comes_while_the_first_part_is_still_uploading(repo, rsps):
+    data = b"x" * (3 << 20)
+    hub = FakeHub(rsps, data, 1 << 20)
+    oid, path = make_object(repo, data)
+    original = hub._part
+
+    def slow_server(request):
+        answer = original(request)   # reads the body (the agent reports progress meanwhile)
+        time.sleep(1.5)              # ...then takes its time to answer
+        return answer
+
+    rsps.remove("PUT", re.compile(rf"{STORE}/part/.*"))
+    rsps.add_callback("PUT", re.compile(rf"{STORE}/part/.*"), callback=slow_server)
+    stdout = _StampedOut()
+    lines = [init_line(), upload_line(oid, len(data), path, hub.action()), '{"event":"terminate"}']
+    start = time.monotonic()
+    run(io.StringIO("\n".join(lines) + "\n"), stdout, ["--log", str(repo / "l.jsonl")], stderr=io.StringIO())
+    progress = [(t, json.loads(line)) for t, line in stdout.stamps if '"progress"' in line]
+    assert progress[0][0] - start < 1.0 and progress[0][1]["bytesSoFar"] > 0
+    assert progress[-1][1]["bytesSoFar"] == len(data)
