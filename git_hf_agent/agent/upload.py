@@ -105,7 +105,11 @@ class Engine:
                 "Next: re-run `git push`; if it repeats, the server is not speaking the Hub's LFS protocol"
             )) from None
         start = time.monotonic()
-        fd = os.open(job.path, os.O_RDONLY)
+        try:
+            fd = os.open(job.path, os.O_RDONLY)
+        except OSError as exc:
+            raise ObjectFailed(protocol.E_LOCAL_FILE, f"cannot read the object file {job.path}: {exc.strerror}. "
+                               "Next: check its permissions and re-run `git push`") from None
         try:
             _Upload(self, job, fd).run(plan)
         finally:
@@ -113,7 +117,6 @@ class Engine:
         took = max(time.monotonic() - start, 1e-6)
         self.log.say(f"stored {job.oid[:12]}: {format_size(job.size)} in {took:.1f}s ({job.size / took / 1e6:.1f} MB/s)")
         self.log.event("object", oid=job.oid, size=job.size, result="stored", elapsed_ms=int(took * 1000))
-
 
     def _standalone_action(self, job: Job) -> dict | None:
         """``action: null`` (lfs.standalonetransferagent): ask the batch API ourselves, as git-lfs would."""
@@ -250,10 +253,18 @@ class _Upload:
 
         try:
             etag = self._with_fresh_urls(f"part {number}/{total}", put)
-            self.journal.record(number, etag)
+            self._record(number, etag)
         except BaseException:
             self.cancel.set()   # stop the other workers before they pick up another part
             raise
+
+    def _record(self, number: int, etag: str) -> None:
+        try:
+            self.journal.record(number, etag)
+        except OSError as exc:
+            raise ObjectFailed(protocol.E_LOCAL_FILE, (
+                f"cannot write the resume journal {self.journal.path}: {exc.strerror}. "
+                "Next: free disk space in the repository and re-run `git push`")) from None
 
     def _complete(self) -> None:
         parts = [{"partNumber": n, "etag": self.journal.done[n]} for n in sorted(self.journal.done)]

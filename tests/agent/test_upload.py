@@ -294,3 +294,11 @@ def test_first_progress_event_comes_while_the_first_part_is_still_uploading(repo
     progress = [(t, json.loads(line)) for t, line in stdout.stamps if '"progress"' in line]
     assert progress[0][0] - start < 1.0 and progress[0][1]["bytesSoFar"] > 0
     assert progress[-1][1]["bytesSoFar"] == len(data)
+
+
+def test_unwritable_journal_fails_the_object_with_the_fix(repo, hub, obj):
+    (repo / ".git" / "lfs" / "tmp").mkdir(parents=True)
+    (repo / ".git" / "lfs" / "tmp" / "git-hf-agent").write_text("a file where the journal directory should be")
+    t = push(repo, hub, obj)
+    [done] = t.completes
+    assert "resume journal" in done["error"]["message"] and hub.calls("complete") == 0
