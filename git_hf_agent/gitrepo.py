@@ -179,21 +179,19 @@ class GitRepo:
             return None
         return f"the registered multipart agent {path!r} is not installed"
 
-    def lfs_hook_problem(self) -> str | None:
-        """Why ``git push`` would not upload LFS objects (no git-lfs pre-push hook), or None."""
+    def pre_push_hook(self) -> tuple[Path, str | None]:
+        """Where git looks for the pre-push hook (``core.hooksPath`` honoured) and its text, None when absent."""
         hooks = self.config_get("core.hookspath")
         hook = (self.cwd / Path(hooks).expanduser() if hooks else self.git_dir / "hooks") / "pre-push"
         try:
-            text = hook.read_text(errors="replace")
+            return hook, hook.read_text(errors="replace")
         except OSError:
-            return "git-lfs's pre-push hook is not installed in this repo"
-        return None if "lfs" in text and "pre-push" in text else f"{hook} does not run `git lfs pre-push`"
+            return hook, None
 
-    def lfs_filter_problem(self) -> str | None:
-        """Why ``git add`` would not turn LFS-tracked files into pointers, or None."""
-        if not (self.config_get("filter.lfs.process") or self.config_get("filter.lfs.clean")):
-            return "the git-lfs filter is not configured (filter.lfs.*)"
-        return self.lfs_hook_problem()
+    def lfs_filter_missing(self) -> bool:
+        """True when ``git add`` would not run git-lfs (no filter.lfs.*) or no pre-push hook exists at all."""
+        filter_set = self.config_get("filter.lfs.process") or self.config_get("filter.lfs.clean")
+        return not filter_set or self.pre_push_hook()[1] is None
 
     # -- work tree -----------------------------------------------------------------
     def status(self, paths: Sequence[str] = ()) -> list[tuple[str, str]]:

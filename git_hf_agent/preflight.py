@@ -62,6 +62,7 @@ class Setup:
     git_lfs: str | None
     agent_problem: str | None = None
     hook_problem: str | None = None
+    hook_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,10 @@ def _setup_findings(files: list[FileFact], setup: Setup) -> list[Finding]:
         return [Finding(ERROR, "lfs-hook-missing",
                         f"{setup.hook_problem}: git push would send LFS pointers without their content",
                         "run `git hf init` in this repo (it runs `git lfs install --local`)")]
+    if setup.hook_warning and any(f.lfs for f in files):
+        return [Finding(WARNING, "lfs-hook-unknown",
+                        f"{setup.hook_warning}: unless it runs `git lfs pre-push`, LFS content will not be uploaded",
+                        'make the hook run `git lfs pre-push "$@"` (see `git lfs update --manual`)')]
     return []
 
 

@@ -49,7 +49,13 @@ class Report:
 
 def setup_state(repo: GitRepo) -> preflight.Setup:
     """Is git-lfs installed, its pre-push hook in place, the multipart agent registered and present?"""
-    return preflight.Setup(git_lfs=git_lfs_version(), agent_problem=repo.agent_problem(), hook_problem=repo.lfs_hook_problem())
+    hook, text = repo.pre_push_hook()
+    if text is None:
+        missing, unsure = "git-lfs's pre-push hook is not installed in this repo", None
+    else:  # a hook of its own (pre-commit, husky...) may still call git-lfs indirectly
+        missing, unsure = None, None if "lfs" in text else f"{hook} does not mention git-lfs"
+    return preflight.Setup(git_lfs=git_lfs_version(), agent_problem=repo.agent_problem(),
+                           hook_problem=missing, hook_warning=unsure)
 
 
 def _fact(repo: GitRepo, blob, in_tree: bool) -> preflight.FileFact:

@@ -74,10 +74,9 @@ def _ensure_lfs(repo: GitRepo) -> None:
     if git_lfs_version() is None:
         raise HfError("git-lfs is not installed, so large and binary files cannot be committed for the Hub",
                       fix="install git-lfs (`apt-get install git-lfs` or `brew install git-lfs`), then `git hf init`")
-    problem = repo.lfs_filter_problem()
-    if problem:
+    if repo.lfs_filter_missing():
         repo.git("lfs", "install", "--local")
-        click.echo(f"{problem}: ran `git lfs install --local` (repo-local git-lfs filter and hooks)")
+        click.echo("git-lfs was not set up in this repo: ran `git lfs install --local` (repo-local filter and hooks)")
 
 
 def _changed_files(repo: GitRepo, paths: tuple[str, ...]) -> list[tuple[str, str]]:

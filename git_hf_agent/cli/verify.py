@@ -37,7 +37,10 @@ class Row:
 
 def remote_branch(repo: GitRepo, rev: str) -> str:
     """The Hub branch to compare ``rev`` with: the branch's upstream name, the branch itself, else main."""
-    branch = repo.current_branch() if rev == "HEAD" else (rev if f"refs/heads/{rev}" in repo.repo.references else None)
+    refs = repo.repo.references
+    if rev != "HEAD" and f"refs/heads/{rev}" not in refs and f"refs/remotes/{rev}" in refs and "/" in rev:
+        return rev.split("/", 1)[1]  # a remote-tracking branch such as origin/main
+    branch = repo.current_branch() if rev == "HEAD" else (rev if f"refs/heads/{rev}" in refs else None)
     upstream = repo.upstream(branch)
     return upstream[1] if upstream else (branch or "main")
 
@@ -127,6 +130,8 @@ def cli(rev: str, remote: str | None, revision: str | None, show_all: bool, as_j
     if as_json:
         click.echo(json.dumps({"repo": hub.repo.path, "endpoint": hub.endpoint, "revision": revision,
                                "summary": counts, "files": [asdict(r) for r in rows]}, indent=2))
+    elif not rows:
+        click.echo(f"no LFS files in {rev}: nothing to verify")
     else:
         print_table(rows, show_all)
         detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != OK)

@@ -96,6 +96,14 @@ def test_missing_lfs_hook_is_an_error_when_lfs_files_are_pushed(tmp_path):
     assert rules(report) == [("error", "lfs-hook-missing", None)]
 
 
+def test_own_pre_push_hook_without_lfs_is_a_warning(repo):
+    hook = repo / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\nexec my-linter\n")
+    fake_pointer(repo, "w.bin", 100)
+    commit_all(repo)
+    assert rules(check_json(repo, ok=True)) == [("warning", "lfs-hook-unknown", None)]
+
+
 def test_git_lfs_missing(repo, tmp_path):
     (repo / "a.txt").write_text("a\n")
     commit_all(repo)

@@ -107,7 +107,7 @@ def test_sets_up_git_lfs_when_the_repo_lacks_it(tmp_path):
     repo = new_repo(tmp_path / "bare-setup")
     (repo / "w.bin").write_bytes(b"\0w")
     proc = hf("commit", "-m", "w", cwd=repo)
-    assert "ran `git lfs install --local`" in proc.stdout
+    assert "git-lfs was not set up in this repo: ran `git lfs install --local`" in proc.stdout
     assert committed(repo, "w.bin") is not None
     assert "lfs" in (repo / ".git" / "hooks" / "pre-push").read_text()
 

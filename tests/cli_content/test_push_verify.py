@@ -88,6 +88,15 @@ def test_verify_catches_a_tree_mismatch_and_an_unpushed_file(pushed):
     status = {f["path"]: f["status"] for f in report["files"]}
     assert status == {"model.safetensors": "mismatch", "small.bin": "ok", "extra.bin": "absent"}
     assert "git hf push" in proc.stderr
+    proc = hf("verify", "origin/main", cwd=repo, env=hub_env(hub))  # what is pushed is fine
+    assert "verified 2 of 2 LFS files" in proc.stdout and "alice/m@main" in proc.stdout
+
+
+def test_verify_without_lfs_files(hub, tmp_path):
+    repo = hub_clone(hub, tmp_path)
+    (repo / "a.txt").write_text("a\n")
+    hf("commit", cwd=repo, env=hub_env(hub))
+    assert "no LFS files in HEAD: nothing to verify" in hf("verify", cwd=repo, env=hub_env(hub)).stdout
 
 
 def test_push_create_makes_the_repo_then_pushes(hub, tmp_path):
