@@ -154,13 +154,16 @@ def _lfs_install(flag: str, cwd: Path | None = None) -> None:
 
 def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
     """Register git-hf-agent as the ``multipart`` custom transfer, replacing any other agent."""
+    # Written as is: git-lfs 3.x shell-quotes the path itself (`sh -c "'<path>' <args>"`).
     path = installed_command("git-hf-agent")
     current = {key: config.get(f"{AGENT}.{key}") for key in AGENT_KEYS}
     # Ours, possibly from an older install location: keep the user's agent options.
     ours = os.path.basename(current["path"] or "") == "git-hf-agent"
-    args = current["args"] if ours else None
+    args = (current["args"] if ours else None) or ""
     if parallel is not None:
         args = with_parallel(args, parallel)
+    # args is always written, "" for none: otherwise another scope's args (say a global
+    # `lfs-multipart-upload`) would be passed to this scope's agent.
     wanted = {"path": path, "args": args, "concurrent": "true", "direction": "upload"}
     changes = [_miscased_agent_change(config)] if miscased_agent_keys(config) else []
     if current == wanted:
@@ -219,10 +222,9 @@ def _miscased_agent_change(config: GitConfig) -> Change:
     return Change(f"remove {', '.join(keys)} (git-lfs only reads the lower-case spelling)", apply)
 
 
-def _set_change(config: GitConfig, key: str, value: str | None) -> Change:
-    if value is None:
-        return Change(f"unset {key}", lambda: config.unset(key))
-    return Change(f"set {key}={value}", lambda: config.set(key, value))
+def _set_change(config: GitConfig, key: str, value: str) -> Change:
+    shown = value if value else '"" (empty)'
+    return Change(f"set {key}={shown}", lambda: config.set(key, value))
 
 
 # --- locking and credentials -----------------------------------------------------------------

@@ -28,7 +28,7 @@ from git_hf_agent import hubapi, hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
 from git_hf_agent.redact import redact_url
-from git_hf_agent.setup import AGENT, has_lfs_hook, miscased_agent_keys, is_old_hf_agent
+from git_hf_agent.setup import AGENT, has_lfs_hook, is_old_hf_agent, miscased_agent_keys
 
 INIT_LINE = {"event": "init", "operation": "upload", "remote": "origin", "concurrent": True, "concurrenttransfers": 1}
 HELPER_MARK = " credential --endpoint "  # in the helper command `git hf init` writes
@@ -80,6 +80,23 @@ def check_lfs_install(config: GitConfig, repo: Repo | None) -> Check:
     return Check("lfs filters", True, "installed" + (" (filters and pre-push hook)" if repo else ""))
 
 
+def check_old_hf_config(cwd: Path | None) -> Check:
+    """A ``huggingface-cli``/``hf lfs-enable-largefiles`` registration in any scope, even one overridden."""
+    found = []
+    for scope, fix in (("local", "`git hf init`"), ("global", "`git hf init --global`")):
+        if scope == "local" and cwd is None:
+            continue
+        config = GitConfig(scope, cwd=cwd)
+        path, args = config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args")
+        if path and is_old_hf_agent(path, args):
+            found.append((scope, path, fix))
+    if not found:
+        return Check("old hf config", True, "no huggingface-cli/hf lfs-multipart-upload registration")
+    where = "; ".join(f"{scope} config: path={path}" for scope, path, _ in found)
+    return Check("old hf config", False, f"huggingface-cli/hf registration (that command was removed) in {where}",
+                 " and ".join(f"run {fix}" for _, _, fix in found) + " to replace it")
+
+
 def check_agent_config(config: GitConfig) -> Check:
     path, args = config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args")
     if miscased_agent_keys(config):
@@ -89,7 +106,7 @@ def check_agent_config(config: GitConfig) -> Check:
     if is_old_hf_agent(path, args):
         return Check("agent", False, f"registered for huggingface-cli (path={path}, args={args}); that command was removed",
                      "run `git hf init` to replace it with git-hf-agent")
-    if not (os.path.isabs(path) and os.access(path, os.X_OK)):
+    if not (os.path.isabs(path) and os.path.isfile(path) and os.access(path, os.X_OK)):
         return Check("agent", False, f"{path} is not an executable file", INIT_FIX)
     if config.get(f"{AGENT}.concurrent") == "false" or config.get(f"{AGENT}.direction") not in (None, "upload", "both"):
         return Check("agent", False, "concurrent/direction settings keep git-lfs from using it for uploads", INIT_FIX)
@@ -97,10 +114,11 @@ def check_agent_config(config: GitConfig) -> Check:
 
 
 def check_agent_starts(path: str, args: str | None, cwd: Path) -> Check:
-    """Start the agent, send git-lfs's init line, expect ``{}``, then ``terminate``."""
+    """Start the agent as git-lfs 3.x does (``sh -c "'<path>' <args>"``: the path quoted,
+    the args split by the shell), send git-lfs's init line, expect ``{}``, then ``terminate``."""
     started = time.monotonic()
     try:
-        proc = subprocess.Popen([path, *shlex.split(args or "")], cwd=cwd, stdin=subprocess.PIPE,
+        proc = subprocess.Popen(["sh", "-c", f"{shlex.quote(path)} {args or ''}"], cwd=cwd, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except OSError as exc:
         return Check("agent starts", False, f"cannot start {path}: {exc}", INIT_FIX)
@@ -203,7 +221,7 @@ def run_checks(base: str, repo: Repo | None) -> list[Check]:
     checks = check_tools()
     if not checks[1].ok:
         return checks + [check_token(token), *check_endpoint(base, token)]
-    checks += [check_lfs_install(config, repo), check_agent_config(config)]
+    checks += [check_lfs_install(config, repo), check_old_hf_config(cwd), check_agent_config(config)]
     if checks[-1].ok:
         with tempfile.TemporaryDirectory(prefix="git-hf-doctor-") as scratch:
             checks.append(check_agent_starts(config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args"), cwd or Path(scratch)))

@@ -56,6 +56,16 @@ def test_old_huggingface_cli_registration(hub, configured):
     assert "huggingface-cli" in agent and "git hf init" in agent
 
 
+def test_old_registration_in_global_config_is_reported_even_when_overridden(hub, configured):
+    git("config", "--global", "lfs.customtransfer.multipart.path", "hf")
+    git("config", "--global", "lfs.customtransfer.multipart.args", "lfs-multipart-upload")
+    proc = hf("doctor", cwd=configured, env={"HF_TOKEN": TOKEN})
+    assert proc.returncode == 1
+    old = lines_for(proc.stdout, "old hf config")
+    assert "FAIL" in old and "global config: path=hf" in old and "git hf init --global" in old
+    assert "FAIL" not in lines_for(proc.stdout, "agent starts")  # this repo's own registration still works
+
+
 def test_agent_that_does_not_start(hub, configured, tmp_path):
     broken = tmp_path / "broken-agent"
     broken.write_text("#!/bin/sh\necho 'not json'\n")

@@ -68,7 +68,7 @@ def test_replaces_huggingface_cli_registration(repo, command):
     assert proc.returncode == 0, proc.stderr
     assert "huggingface-cli" in proc.stdout and "replace" in proc.stdout
     assert config(repo, "--get", "lfs.customtransfer.multipart.path")[0].endswith("git-hf-agent")
-    assert config(repo, "--get-all", "lfs.customtransfer.multipart.args") == []
+    assert config(repo, "--get-all", "lfs.customtransfer.multipart.args") == [""]
     assert "already configured" in hf("init", "--endpoint", ENDPOINT, cwd=repo).stdout
 
 
@@ -167,3 +167,28 @@ def test_own_pre_push_hook_is_never_overwritten(repo):
     assert proc.returncode == 1
     assert "fix:" in proc.stderr and 'git lfs pre-push "$@"' in proc.stderr
     assert hook.read_text() == "#!/bin/sh\necho my checks\n"
+
+
+def test_agent_path_with_spaces_works_with_git_lfs_and_doctor(start_hub, repo, tmp_path):
+    """git-lfs 3.x runs `sh -c "'<path>' <args>"`, quoting the path itself: a path with a space works."""
+    import shlex
+
+    from git_hf_agent.setup import installed_command
+
+    hub = start_hub("--multipart-threshold", "1MiB", "--chunk-size", "1MiB")
+    url = create_repo(hub.url, "alice/spaces")
+    assert hf("init", "--endpoint", hub.url, cwd=repo).returncode == 0
+    wrapper = tmp_path / "my tools" / "git-hf-agent"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(installed_command('git-hf-agent'))} \"$@\"\n")
+    wrapper.chmod(0o755)
+    git("config", "lfs.customtransfer.multipart.path", str(wrapper), cwd=repo)
+    doctor = hf("doctor", cwd=repo, env={"HF_TOKEN": TOKEN})
+    assert "answered the init line with {}" in doctor.stdout, doctor.stdout
+    sparse_file(repo / "weights.bin", 2 * 2**20 + 1, stamp=b"spaces")
+    git("add", ".", cwd=repo)
+    git("commit", "-q", "-m", "w", cwd=repo)
+    git("remote", "add", "origin", url, cwd=repo)
+    pushed = git("push", "origin", "main", cwd=repo, env={"HF_TOKEN": TOKEN}, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert hub.stats()["part_puts"] == 3
