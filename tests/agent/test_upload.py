@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -10,10 +11,10 @@ import time
 import pytest
 
 from git_hf_agent.agent.main import run
-
 from tests.agent.fakehub import (
     REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
 )
+from tests.support import git
 
 DATA = bytes(range(256)) * 40 + b"tail"       # 10244 bytes -> 4 parts of 3000
 CHUNK = 3000
@@ -302,3 +303,27 @@ def test_unwritable_journal_fails_the_object_with_the_fix(repo, hub, obj):
     t = push(repo, hub, obj)
     [done] = t.completes
     assert "resume journal" in done["error"]["message"] and hub.calls("complete") == 0
+
+
+def test_refresh_uses_the_named_remote_and_git_credential_fill(repo, hub, obj):
+    helper_secret = "hf_fromCredentialHelper0123456789"
+    git("init", "-q", cwd=repo)
+    git("remote", "add", "upstream", "https://hub.test/alice/model", cwd=repo)
+    git("config", "credential.helper", f"!f() {{ echo username=hf_user; echo password={helper_secret}; }}; f", cwd=repo)
+    stale = hub.action()
+    hub.expire()
+    t = push(repo, hub, obj, stale, remote="upstream")
+    assert_stored(t, hub, obj[0])
+    [batch] = hub.headers_seen["batch"]
+    assert base64.b64decode(batch["Authorization"].split()[1]).decode() == f"hf_user:{helper_secret}"
+    assert helper_secret not in t.stderr and helper_secret not in (repo / "agent.jsonl").read_text()
+
+
+def test_lfs_url_overrides_the_remote(repo, hub, obj):
+    git("init", "-q", cwd=repo)
+    git("remote", "add", "origin", "https://elsewhere.test/nothing/here", cwd=repo)
+    git("config", "lfs.url", "https://hub.test/alice/model.git/info/lfs", cwd=repo)
+    stale = hub.action()
+    hub.expire()
+    t = push(repo, hub, obj, stale, remote="origin")
+    assert_stored(t, hub, obj[0])
