@@ -139,6 +139,24 @@ def paths_info(ex: Exchange, type: str, ns: str, name: str, rev: str) -> None:
     ex.send_json(200, [e.as_json() for e in git.lookup(commit, [p.strip("/") for p in paths])])
 
 
+def refs(ex: Exchange, type: str, ns: str, name: str) -> None:
+    _, git, _ = _open(ex, type, ns, name)
+    found = {"branches": [], "tags": [], "converts": []}
+    for ref, target in git.refs():
+        kind = "branches" if ref.startswith("refs/heads/") else "tags"
+        found[kind].append({"name": ref.split("/", 2)[2], "ref": ref, "targetCommit": target})
+    if ex.query.get("include_prs"):
+        found["pullRequests"] = []
+    ex.send_json(200, found)
+
+
+def commits(ex: Exchange, type: str, ns: str, name: str, rev: str) -> None:
+    _, git, _ = _open(ex, type, ns, name)
+    history = git.log(_commit_of(git, rev))
+    ex.send_json(200, [{"id": c["id"], "authors": [{"user": c["author"]}], "date": c["date"], "title": c["title"],
+                        "message": c["message"]} for c in history])
+
+
 # ---- uploads: preupload and commit -------------------------------------------------------------
 def preupload(ex: Exchange, type: str, ns: str, name: str, rev: str) -> None:
     _, git, _ = _open(ex, type, ns, name, write=True)
@@ -274,6 +292,8 @@ def routes() -> list[Route]:
         route("GET", API_REPO + r"/revision/(?P<rev>.+)", "api", repo_info),
         route("GET", API_REPO + r"/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "api", tree),
         route("POST", API_REPO + r"/paths-info/(?P<rev>.+)", "api", paths_info),
+        route("GET", API_REPO + r"/refs", "api", refs),
+        route("GET", API_REPO + r"/commits/(?P<rev>.+)", "api", commits),
         route("POST", API_REPO + r"/preupload/(?P<rev>.+)", "api", preupload),
         route("POST", API_REPO + r"/commit/(?P<rev>.+)", "api", commit),
     ]

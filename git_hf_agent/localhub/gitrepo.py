@@ -163,5 +163,24 @@ class GitRepo:
 
     def commit_date(self, commit: str) -> str:
         """Committer date in the Hub's format (``2026-01-01T00:00:00.000Z``)."""
-        stamp = int(self.git("show", "-s", "--format=%ct", commit).decode().strip())
-        return datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return _hub_date(self.git("show", "-s", "--format=%ct", commit).decode())
+
+    def refs(self) -> list[tuple[str, str]]:
+        """(full ref name, commit) of every branch and tag."""
+        out = self.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags").decode()
+        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
+
+    def log(self, commit: str, limit: int = 1000) -> list[dict]:
+        """Newest-first history of ``commit``: id, author, Hub-format date, title, message."""
+        out = self.git("log", f"--max-count={limit}", "--format=%H%x00%an%x00%ct%x00%s%x00%B%x1e", commit).decode()
+        history = []
+        for record in out.split("\x1e"):
+            fields = record.strip("\n").split("\0")
+            if len(fields) == 5:
+                history.append({"id": fields[0], "author": fields[1], "date": _hub_date(fields[2]),
+                                "title": fields[3], "message": fields[4].strip()})
+        return history
+
+
+def _hub_date(unix: str) -> str:
+    return datetime.fromtimestamp(int(unix.strip()), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")

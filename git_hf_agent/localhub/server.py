@@ -106,8 +106,8 @@ class Exchange(BaseHTTPRequestHandler):
         self.conn_bucket = TokenBucket(self.hub.config.conn_rate)
         self._buffer = bytearray(BLOCK)
 
-    def log_request(self, code="-", size="-") -> None:  # noqa: D102 - replaced by _log in dispatch
-        pass
+    def log_request(self, code="-", size="-") -> None:
+        """Silenced: _dispatch logs one line per request, with the URL redacted."""
 
     def log_message(self, fmt: str, *args) -> None:
         sys.stderr.write("localhub: " + redact_text(fmt % args) + "\n")
@@ -124,6 +124,7 @@ class Exchange(BaseHTTPRequestHandler):
         self._headers_done = False
         self._body_consumed = not self._has_body()
         self.kind = "api"
+        self.fault: FaultRule | None = None
         try:
             self._authenticate()
             segments = self.route_path.split("/")
@@ -134,7 +135,6 @@ class Exchange(BaseHTTPRequestHandler):
                 return
             rt, groups = found
             self.kind = rt.kind
-            self.fault = None
             if rt.kind != "local":  # /_local/* (stats) is never counted, delayed or faulted
                 self.hub.stats.request(rt.kind, self.has_auth)
                 if self.hub.config.latency_ms:
@@ -152,7 +152,7 @@ class Exchange(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError, socket.timeout):
             self.close_connection = True
         except Exception:  # noqa: BLE001 - a handler bug must not kill the server
-            sys.stderr.write("localhub: handler error\n" + traceback.format_exc())
+            sys.stderr.write("localhub: handler error\n" + redact_text(traceback.format_exc()))
             self._error(500, "internal error in the local Hub (see its log)")
         finally:
             if not self._body_consumed:
@@ -460,3 +460,9 @@ class HubServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in str(host) else host
         hub.base_url = f"http://{shown}:{port}"
+
+    def handle_error(self, request, client_address) -> None:
+        """Client disconnects are routine (faults, killed agents); anything else is logged, redacted."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        sys.stderr.write("localhub: connection error\n" + redact_text(traceback.format_exc()))

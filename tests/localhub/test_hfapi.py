@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +106,7 @@ def test_private_repo_needs_the_token_to_read(start_hub, hf):
 
 _SCRIPT = """
 import sys
+from pathlib import Path
 from huggingface_hub import HfApi, hf_hub_download
 api = HfApi()
 api.create_repo("alice/env", exist_ok=True)
@@ -123,3 +125,30 @@ def test_hf_endpoint_environment_alone_is_enough(start_hub, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "True"
     assert hub.stats()["completions"] == 1
+
+
+def test_folders_snapshots_refs_and_history(start_hub, hf, tmp_path):
+    from huggingface_hub import snapshot_download
+
+    hub = start_hub()
+    api = hf(hub)
+    api.create_repo("alice/folder")
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "sub" / "b.bin").write_bytes(b"\0" * 5000)
+    api.upload_folder(folder_path=str(folder), repo_id="alice/folder", commit_message="first")
+    api.delete_folder("sub", repo_id="alice/folder", commit_message="second")
+    api.upload_file(path_or_fileobj=b"b", path_in_repo="sub/c.txt", repo_id="alice/folder", commit_message="third")
+
+    snap = snapshot_download("alice/folder", endpoint=hub.url, token=TOKEN, cache_dir=tmp_path / "cache")
+    files = sorted(str(p.relative_to(snap)) for p in Path(snap).rglob("*") if p.is_file())
+    assert files == ["a.txt", "sub/c.txt"]
+    top = {(e.path, type(e).__name__) for e in api.list_repo_tree("alice/folder")}
+    assert top == {("a.txt", "RepoFile"), ("sub", "RepoFolder")}
+    history = api.list_repo_commits("alice/folder")
+    assert [c.title for c in history] == ["third", "second", "first"]
+    [main] = api.list_repo_refs("alice/folder").branches
+    assert main.name == "main" and main.target_commit == history[0].commit_id
+    first = history[-1].commit_id
+    assert sorted(api.list_repo_files("alice/folder", revision=first)) == ["a.txt", "sub/b.bin"]
