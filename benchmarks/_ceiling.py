@@ -77,8 +77,8 @@ def _complete(href: str, oid: str, etags: list[str]) -> None:
 
 
 def curl_ceiling(lfs_url: str, user: str, token: str, objects: list[LfsFile], parallel: int,
-                 scratch: Path) -> tuple[float, float]:
-    """Upload ``objects`` with parallel curl PUTs; returns (seconds, client CPU seconds)."""
+                 scratch: Path) -> tuple[float, float, float]:
+    """Upload ``objects`` with parallel curl PUTs; returns (seconds, seconds of the PUTs alone, CPU seconds)."""
     answer = batch(lfs_url, user, token, objects)
     if answer.get("transfer") != "multipart":
         raise RuntimeError(f"server did not offer multipart: {answer.get('transfer')!r}")
@@ -103,10 +103,11 @@ def curl_ceiling(lfs_url: str, user: str, token: str, objects: list[LfsFile], pa
     with ThreadPoolExecutor(parallel) as pool:
         for (oid, number, _, _), etag in zip(jobs, pool.map(lambda j: _curl_put(j[2], j[3]), jobs)):
             etags[(oid, number)] = etag
+    transfer = time.monotonic() - start
     for oid, (href, count) in completions.items():
         _complete(href, oid, [etags[(oid, n)] for n in range(1, count + 1)])
     elapsed = time.monotonic() - start
     cpu = _children_cpu() - cpu0
     for _, _, _, part in jobs:
         part.unlink()
-    return elapsed, cpu
+    return elapsed, transfer, cpu

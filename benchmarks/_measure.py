@@ -138,3 +138,47 @@ def run_measured(cmd: list[str], *, cwd, env: dict, match: Callable[[list[str]],
     if sampler:
         sampler.stop()
     return Measured(proc.returncode, wall, _children_cpu() - cpu0, stderr, sampler)
+
+
+class TransferClock:
+    """The transfer phase as the server sees it, for any client: polled from ``/_local/stats``.
+
+    Starts at the first LFS batch request and stops once the server has accepted
+    every byte of the pushed objects (2xx part PUTs plus basic PUTs). It leaves
+    out git's own work before the batch call and the completion, where the local
+    Hub copies and hashes the whole object (the real Hub's storage does that
+    server-side); so it isolates what the transfer agent is responsible for.
+    """
+
+    def __init__(self, stats: Callable[[], dict], total: int, interval: float = 0.1) -> None:
+        self._stats, self._total, self._interval = stats, total, interval
+        self.started: float | None = None
+        self.done: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "TransferClock":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float | None:
+        return self.done - self.started if self.started and self.done else None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set() and self.done is None:
+            try:
+                stats = self._stats()
+            except OSError:
+                stats = {}
+            now = time.monotonic()
+            if self.started is None and stats.get("requests", {}).get("batch", 0) > 0:
+                self.started = now - self._interval / 2
+            accepted = sum(stats.get("part_bytes", {}).values()) + stats.get("bytes_received", {}).get("basic", 0)
+            if self.started is not None and accepted >= self._total:
+                self.done = now - self._interval / 2
+            self._stop.wait(self._interval)

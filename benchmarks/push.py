@@ -33,7 +33,7 @@ sys.path[:0] = [str(HERE.parent)]  # the checkout: git_hf_agent and tests.suppor
 import _contenders  # noqa: E402
 from _ceiling import curl_ceiling  # noqa: E402
 from _content import LfsFile, build_repo, stored_ok  # noqa: E402
-from _measure import run_measured  # noqa: E402
+from _measure import TransferClock, run_measured  # noqa: E402
 from _report import machine_description, print_report  # noqa: E402
 
 from git_hf_agent.localhub.process import ServeProcess  # noqa: E402
@@ -64,6 +64,7 @@ class Row:
     ok: bool
     seconds: float
     bytes: int
+    transfer_s: float = 0.0
     agent_rss_sum: int = 0
     agent_rss_one: int = 0
     agent_cpu_s: float = 0.0
@@ -75,6 +76,10 @@ class Row:
     @property
     def mbps(self) -> float:
         return self.bytes / self.seconds / 1e6 if self.ok and self.seconds else 0.0
+
+    @property
+    def transfer_mbps(self) -> float:
+        return self.bytes / self.transfer_s / 1e6 if self.ok and self.transfer_s else 0.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--chunk-size", default=None, help="server --chunk-size for every run (default: server's)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every run this many times (median reported)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the parallel curl ceiling")
+    ap.add_argument("--hub-dir", type=Path, default=None,
+                    help="where the local Hub keeps its state (default: the work dir; e.g. a tmpfs to take "
+                         "the disk out of the measurement: needs about 2.2 x the largest push in free memory)")
     ap.add_argument("--timeout", type=float, default=1200, help="give up on one push after this many seconds")
     return ap.parse_args(argv)
 
@@ -108,6 +116,7 @@ class Bench:
                   "basic": _contenders.basic}
         self.contenders = [makers[n]() for n in names]
         self.rows: list[Row] = []
+        self.hub_dir = (args.hub_dir or self.work).resolve()
 
     def server_args(self, capped: bool) -> list[str]:
         args = ["--multipart-threshold", THRESHOLD[self.size_set]]
@@ -126,7 +135,7 @@ class Bench:
         return self.repos[kind]
 
     def fresh_hub(self, capped: bool) -> ServeProcess:
-        root = self.work / "hub"
+        root = self.hub_dir / "hub"
         shutil.rmtree(root, ignore_errors=True)
         return ServeProcess(*self.server_args(capped), root=root, tokens={USER: TOKEN},
                             log_path=self.work / "serve.log")
@@ -142,14 +151,16 @@ class Bench:
             git("remote", "remove", "origin", cwd=repo, env=self.env, check=False)
             git("remote", "add", "origin", authed(url), cwd=repo, env=self.env)
             contender.register(repo, self.env)
-            measured = run_measured(["git", "push", "-q", "origin", "main"], cwd=repo,
-                                    env=contender.env(self.env), match=contender.match, timeout=self.args.timeout)
+            with TransferClock(hub.stats, total) as clock:
+                measured = run_measured(["git", "push", "-q", "origin", "main"], cwd=repo, env=contender.env(self.env),
+                                        match=contender.match, timeout=self.args.timeout)
             stats = hub.stats()
         ok = measured.returncode == 0 and all(stored_ok(hub.root, o) for o in objects)
         note = "" if ok else _failure_note(measured.returncode, measured.stderr)
         s = measured.sampler
-        return Row(scenario, contender.name, ok, measured.wall_s, total, s.peak_rss_sum, s.peak_rss_one,
-                   s.cpu_s, s.processes, measured.client_cpu_s, sum(stats.get("bytes_received", {}).values()), note)
+        return Row(scenario, contender.name, ok, measured.wall_s, total, clock.seconds or 0.0, s.peak_rss_sum,
+                   s.peak_rss_one, s.cpu_s, s.processes, measured.client_cpu_s,
+                   sum(stats.get("bytes_received", {}).values()), note)
 
     def ceiling(self, scenario: str) -> Row:
         kind, capped, _ = SCENARIOS[scenario]
@@ -158,13 +169,13 @@ class Bench:
         with self.fresh_hub(capped) as hub:
             url = create_repo(hub.url, f"{USER}/bench-{kind}")
             try:
-                seconds, cpu = curl_ceiling(f"{url}.git/info/lfs", USER, TOKEN, objects, self.args.parallel,
-                                            self.work / "slices")
+                seconds, transfer, cpu = curl_ceiling(f"{url}.git/info/lfs", USER, TOKEN, objects,
+                                                      self.args.parallel, self.work / "slices")
                 ok, note = all(stored_ok(hub.root, o) for o in objects), ""
             except Exception as exc:  # report, keep benchmarking the rest
-                seconds, cpu, ok, note = 0.0, 0.0, False, f"curl ceiling failed: {exc}"[:200]
+                seconds, transfer, cpu, ok, note = 0.0, 0.0, 0.0, False, f"curl ceiling failed: {exc}"[:200]
             stats = hub.stats()
-        return Row(scenario, f"curl x{self.args.parallel}", ok, seconds, total, client_cpu_s=cpu,
+        return Row(scenario, f"curl x{self.args.parallel}", ok, seconds, total, transfer, client_cpu_s=cpu,
                    server_bytes=sum(stats.get("bytes_received", {}).values()), note=note)
 
     def plan(self) -> list[tuple[str, str | None]]:
@@ -230,8 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("curl is needed for the ceiling (apt-get install curl), or pass --no-ceiling")
     started = time.time()
     bench = Bench(args)
-    machine = machine_description()
-    bench.run()
+    machine = machine_description() | {"local Hub state": str(bench.hub_dir)}
+    try:
+        bench.run()
+    finally:
+        shutil.rmtree(bench.hub_dir / "hub", ignore_errors=True)
     rows = median_rows(bench.rows)
     cap = parse_size(args.conn_rate)
     print()
