@@ -3,7 +3,8 @@
 stdout belongs to the protocol, so nothing here ever writes to it. git-lfs shows
 the agent's stderr as ``xfer[multipart]:`` lines under ``GIT_TRACE=1``. The file
 log (``--log``, default ``<git dir>/lfs/logs/git-hf-agent.jsonl``) gets one JSON
-object per event, e.g. one per HTTP exchange (``event: "http"``). Every string
+object per event, e.g. one per HTTP exchange (``event: "http"``); past 32 MiB it
+is moved to ``<log>.1`` when a process opens it, so it never grows without bound. Every string
 goes through :mod:`git_hf_agent.redact`, and known secrets (the Hub token) are
 masked wherever they appear.
 """
@@ -72,6 +73,7 @@ class Log:
             return self._file
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            _rotate(self.path)
             self._file = open(self.path, "a", encoding="utf-8")
         except OSError as exc:
             self._failed = True
@@ -83,6 +85,18 @@ class Log:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+ROTATE_BYTES = 32 << 20
+
+
+def _rotate(path: str) -> None:
+    """Keep the log bounded: past 32 MiB the file becomes ``<path>.1`` (replacing the older one)."""
+    try:
+        if os.path.getsize(path) > ROTATE_BYTES:
+            os.replace(path, path + ".1")
+    except OSError:
+        pass
 
 
 def elapsed_ms(start: float) -> int:
