@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from git_hf_agent import hubconf
-from git_hf_agent.setup import configure
+from git_hf_agent.gitconfig import GitConfig, find_repo
+from git_hf_agent.setup import configure, credential_url
 
 
 @click.command("init")
@@ -41,3 +43,17 @@ def cli(path: Path | None, global_: bool, endpoint: str | None, parallel: int | 
     elif not hubconf.token():
         click.echo("note: no Hub token found yet; pushes will ask for one until you run `hf auth login` "
                    "or set HF_TOKEN (check with `git hf doctor`)")
+    if not global_:
+        _warn_other_host(path, base)
+
+
+def _warn_other_host(path: Path | None, base: str) -> None:
+    """A repo whose origin is another http(s) host (say a local Hub) was probably meant for that host."""
+    repo = find_repo(path)
+    remote = GitConfig(None, cwd=repo.worktree or repo.git_dir).get("remote.origin.url") if repo else None
+    parts = urlsplit(remote or "")
+    if parts.scheme in ("http", "https") and parts.hostname:
+        origin = credential_url(f"{parts.scheme}://{parts.netloc}")
+        if origin != credential_url(base):
+            click.echo(f"note: origin is on {origin}, not {base}; if it is a Hub, run "
+                       f"`git hf init --endpoint {origin}` so credentials and settings apply to it")

@@ -192,3 +192,13 @@ def test_agent_path_with_spaces_works_with_git_lfs_and_doctor(start_hub, repo, t
     pushed = git("push", "origin", "main", cwd=repo, env={"HF_TOKEN": TOKEN}, check=False)
     assert pushed.returncode == 0, pushed.stderr
     assert hub.stats()["part_puts"] == 3
+
+
+def test_origin_on_another_host_gets_a_note(repo):
+    git("remote", "add", "origin", "http://alice:secret@127.0.0.1:8/alice/x", cwd=repo)
+    proc = hf("init", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "note: origin is on http://127.0.0.1:8, not https://huggingface.co" in proc.stdout
+    assert "--endpoint http://127.0.0.1:8" in proc.stdout and "secret" not in proc.stdout
+    same = hf("init", "--endpoint", "http://127.0.0.1:8", cwd=repo)
+    assert "note: origin" not in same.stdout
