@@ -121,7 +121,9 @@ class Storage:
                 ["git", "init", "--bare", "--quiet", "--initial-branch=main", str(path)],
                 check=True, capture_output=True,
             )
-            subprocess.run(["git", "config", "http.receivepack", "true"], cwd=path, check=True)
+            for key, value in (("http.receivepack", "true"), ("uploadpack.allowFilter", "true"),
+                               ("uploadpack.allowAnySHA1InWant", "true")):  # partial clones work, as on the Hub
+                subprocess.run(["git", "config", key, value], cwd=path, check=True)
             hook = path / "hooks" / "pre-receive"
             hook.write_text(_HOOK)
             hook.chmod(0o755)

@@ -100,3 +100,16 @@ def test_push_without_a_valid_token_is_asked_for_credentials(hub, tmp_path):
     wrong = git("push", authed(url, token="hf_wrongToken"), "main", cwd=work, check=False)
     assert wrong.returncode != 0 and "Authentication failed" in wrong.stderr
     assert TOKEN not in (hub.log_path.read_text())
+
+
+def test_partial_clone_without_blobs(hub, tmp_path):
+    url = create_repo(hub.url, "alice/x")
+    work = _work_repo(tmp_path / "work")
+    (work / "a.txt").write_text("a\n")
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "a", cwd=work)
+    git("push", authed(url), "main", cwd=work)
+    clone = tmp_path / "clone"
+    git("clone", "-q", "--filter=blob:none", url, str(clone))
+    assert (clone / "a.txt").read_text() == "a\n"
+    assert git("config", "remote.origin.partialclonefilter", cwd=clone).stdout.strip() == "blob:none"
