@@ -76,3 +76,10 @@ def test_bad_repo_id_and_unreachable_endpoint(hub):
     assert conflict.returncode == 1 and "--type" in conflict.stderr
     down = hf("create", "alice/x", "--endpoint", "http://127.0.0.1:9", env={"HF_TOKEN": TOKEN})
     assert down.returncode == 1 and "cannot reach the Hub" in down.stderr
+
+
+def test_hub_server_error_is_reported_with_status(start_hub):
+    hub = start_hub("--fault", "api:503:1")
+    proc = create(hub, "alice/later")
+    assert proc.returncode == 1
+    assert "503" in proc.stderr and "retry later" in proc.stderr
