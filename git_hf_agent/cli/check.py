@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import click
 
 from git_hf_agent import lfspointer, preflight
+from git_hf_agent.errors import HfError
 from git_hf_agent.gitrepo import SYMLINK_MODE, GitRepo, git_lfs_version
 
 SHOW_PER_RULE = 20
@@ -61,27 +62,32 @@ def setup_state(repo: GitRepo) -> preflight.Setup:
 def _fact(repo: GitRepo, blob, in_tree: bool) -> preflight.FileFact:
     """Size, LFS-ness and binary-ness of one blob, reading at most 10 MiB of it (never an LFS object)."""
     size = repo.blob_size(blob.oid)
-    lfs, binary = False, False
-    if size < lfspointer.MAX_POINTER_SIZE:
-        pointer = lfspointer.parse(repo.blob_head(blob.oid, size))
-        if pointer:
-            lfs, size = True, pointer.size
-    if not lfs and size <= preflight.NON_LFS_MAX and blob.mode != SYMLINK_MODE:
-        binary = preflight.is_binary(repo.blob_head(blob.oid, preflight.BINARY_SNIFF))
-    return preflight.FileFact(blob.path, size, lfs, binary, blob.commit, in_tree)
+    if size > preflight.NON_LFS_MAX:
+        return preflight.FileFact(blob.path, size, False, False, blob.commit, in_tree)
+    head = repo.blob_head(blob.oid, preflight.BINARY_SNIFF)
+    pointer = lfspointer.parse(head) if size < lfspointer.MAX_POINTER_SIZE else None
+    if pointer:
+        return preflight.FileFact(blob.path, pointer.size, True, False, blob.commit, in_tree)
+    binary = blob.mode != SYMLINK_MODE and preflight.is_binary(head)
+    return preflight.FileFact(blob.path, size, False, binary, blob.commit, in_tree)
 
 
 def run_check(repo: GitRepo, rev: str = "HEAD", remote: str | None = None) -> Report:
     """Check what pushing ``rev`` to ``remote`` (default: the upstream's remote or origin) would send."""
     commit = repo.commit(rev)
-    remote = remote or repo.default_remote()
-    known = repo.remote_commits(remote)
+    if remote is None:
+        try:
+            remote = repo.default_remote()
+        except HfError:  # several remotes, none upstream: assume the remote has nothing
+            remote = ""
+    known = repo.remote_commits(remote) if remote else []
     tree, shape = repo.tree_files(commit)
     in_tree = {(b.path, b.oid) for b in tree}
     facts = [_fact(repo, b, (b.path, b.oid) in in_tree) for b in repo.new_files(commit, known)]
     upstream = repo.upstream(repo.current_branch())
     # `git reset --soft <upstream>` is only good advice for the checked-out branch.
-    reset_to = f"{upstream[0]}/{upstream[1]}" if upstream and known and rev == "HEAD" else None
+    current = rev in ("HEAD", repo.current_branch())
+    reset_to = f"{upstream[0]}/{upstream[1]}" if upstream and known and current else None
     base = reset_to or (f"refs/remotes/{remote}/*" if known else None)
     findings = preflight.evaluate(facts, shape.folder_entries, shape.files, setup_state(repo), reset_to)
     return Report(str(commit.id), base, len(facts), shape.files, findings)

@@ -169,12 +169,12 @@ def cli(message: str | None, paths: tuple[str, ...]) -> None:
     already = repo.lfs_tracked(names)
     todo = {p: why for p in names if p not in already and (why := _needs_lfs(root / p))}
     if todo:
-        exts = {PurePosixPath(p).suffix[1:] for p in todo}
+        exts = {PurePosixPath(p).suffix[1:] for p in todo} - {""}
         _track(repo, choose_patterns(todo, _kept_in_git(repo, exts, todo, names)), todo)
     lfs_paths = sorted(set(todo) | already)
     staged = [p for xy, p in changed if p in lfs_paths and xy[0] not in " ?" and xy[1] == " "]
     staged_clean = [p for p, ptr in repo.index_pointers(staged).items() if ptr is None]
-    pathspec = list(rel) + ([".gitattributes"] if rel and (root / ".gitattributes").exists() else [])
+    pathspec = list(rel) + ([".gitattributes"] if rel and todo else [])
     _stage(repo, tuple(pathspec), staged_clean)
     _confirm_pointers(repo, lfs_paths)
     if repo.git("diff", "--cached", "--quiet", "--", *pathspec, check=False).returncode == 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -54,6 +56,20 @@ def test_large_and_binary_files_outside_lfs_are_errors(repo):
     assert 'git lfs migrate import --include="big.txt"' in proc.stdout
     assert rules(check_json(repo, ok=False)) == [
         ("error", "binary-file-not-in-lfs", "tiny.png"), ("error", "large-file-not-in-lfs", "big.txt")]
+
+
+def test_huge_file_in_git_is_sized_from_its_header_not_read(repo):
+    """A 1 GiB file committed outside LFS: check reports it with a small memory peak (the blob is not loaded)."""
+    sparse_file(repo / "huge.dat", 1024**3)
+    commit_all(repo)
+    probe = ("import resource, subprocess, sys; "
+             "p = subprocess.run([sys.executable, '-m', 'git_hf_agent', 'check'], capture_output=True, text=True); "
+             "print(p.stdout); print('maxrss_kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert "huge.dat: 1.0 GiB stored in git, not LFS" in out
+    peak_mib = int(out.rsplit("maxrss_kib", 1)[1]) / 1024
+    print(f"git hf check peak RSS with a 1 GiB blob: {peak_mib:.0f} MiB")
+    assert peak_mib < 150
 
 
 def test_lfs_size_limits(repo):
