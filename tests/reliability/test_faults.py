@@ -40,6 +40,8 @@ def test_missing_etag_is_retried(start_hub, tmp_path):
     stats = assert_pushed(ch, ch.push())
     assert stats["faults_injected"]["part:no-etag"] == 3
     assert stats["completions"] == 1
+    assert_each_part_once(ch, stats)
+    _resent_bound(ch, stats, "part:no-etag")
 
 
 def _ts(event: dict) -> float:
