@@ -230,7 +230,7 @@ class _Upload:
         for f in pending:
             f.cancel()
         cf.wait(pending)
-        errors = [f.exception() for f in failed]
+        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
         # Prefer control-flow signals (stored / start over) over the Cancelled they caused.
         for kind in (_Stored, _StartOver, ObjectFailed):
             for exc in errors:
