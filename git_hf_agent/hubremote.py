@@ -67,14 +67,14 @@ class HubRemote:
         if parts.scheme not in ("http", "https"):
             raise HfError(f"remote {redact_url(url)} is not an http(s) Hub URL",
                           "use the Hub's https URL, e.g. `git remote set-url origin https://huggingface.co/NAMESPACE/NAME`")
+        segments = [s for s in parts.path.removesuffix("/").removesuffix(".git").split("/") if s]
+        take = 3 if len(segments) >= 3 and segments[-3] in ("datasets", "spaces") else 2
         try:
-            repo = RepoId.parse(parts.path)
+            repo = RepoId.parse("/".join(segments[-take:]))
         except ValueError as exc:
             raise HfError(f"remote {redact_url(url)} is not a Hub repo URL: {exc}") from None
-        host = parts.netloc.rsplit("@", 1)[-1]
-        path = parts.path.rstrip("/").removesuffix(".git")
-        prefix = path[: len(path) - len(repo.path)].rstrip("/")
-        endpoint = f"{parts.scheme}://{host}{prefix}"
+        prefix = "".join(f"/{s}" for s in segments[:-take])  # a Hub served below a path (proxy)
+        endpoint = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{prefix}"
         token = unquote(parts.password) if parts.password else _configured_token_for(endpoint)
         return cls(endpoint, repo, (lfs_url or f"{endpoint}/{repo.path}.git/info/lfs").rstrip("/"), token,
                    unquote(parts.username) if parts.username else None)

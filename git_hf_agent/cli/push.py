@@ -18,6 +18,7 @@ import click
 
 from git_hf_agent.cli.check import print_report, run_check
 from git_hf_agent.cli.verify import print_table, report_failures, summary, verify
+from git_hf_agent import hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitrepo import GitRepo
 from git_hf_agent.hubremote import HubRemote
@@ -62,6 +63,9 @@ def _create(repo: GitRepo, remote: str) -> None:
     from git_hf_agent import hubapi
 
     hub = HubRemote.from_url(repo.remote_url(remote))
+    if hub.token is None and hubconf.token():
+        raise HfError(f"{hub.endpoint} is not the configured Hub ({hubconf.endpoint()}), so your Hub token is not sent there",
+                      f"if it is a Hub, point at it: `HF_ENDPOINT={hub.endpoint} git hf push --create`")
     hubapi.create_repo(hub.repo, endpoint=hub.endpoint, token=hub.token, exist_ok=True)
     click.echo(f"repo {hub.label()} is ready", err=True)
 

@@ -114,6 +114,18 @@ def test_push_create_makes_the_repo_then_pushes(hub, tmp_path):
     hf("push", "--create", cwd=repo, env=hub_env(hub))  # exists now: still fine, nothing new to send
 
 
+def test_push_create_never_sends_the_token_to_another_host(hub, tmp_path):
+    repo = tmp_path / "elsewhere"
+    git("init", "-q", "-b", "main", str(repo))
+    git("remote", "add", "origin", f"{hub.url}/alice/x", cwd=repo)
+    (repo / "a.txt").write_text("a\n")
+    hf("commit", cwd=repo)
+    proc = hf("push", "--create", cwd=repo, env={"HF_TOKEN": "hf_someoneElsesHubToken123", "HF_ENDPOINT": "https://huggingface.co"},
+              check=False)
+    assert "is not the configured Hub" in proc.stderr and "HF_ENDPOINT=" in proc.stderr
+    assert hub.stats()["requests"].get("api", 0) == 0
+
+
 def test_push_stops_at_check_and_sends_nothing(hub, tmp_path):
     repo = hub_clone(hub, tmp_path)
     (repo / "raw.bin").write_bytes(b"\0raw")

@@ -1,0 +1,96 @@
+"""The Hub queries behind `git hf verify`, at the wire (`responses`): batching, auth, retries, errors."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+
+from git_hf_agent.errors import HfError
+from git_hf_agent.hubremote import HubRemote
+
+TOKEN = "hf_wireTestToken0123456789"
+BASE = "https://huggingface.co"
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+
+
+def test_remote_urls_are_understood(env):
+    hub = HubRemote.from_url("https://huggingface.co/datasets/alice/d.git")
+    assert (hub.endpoint, hub.repo.path, hub.repo.type) == (BASE, "datasets/alice/d", "dataset")
+    assert hub.lfs_url == f"{BASE}/datasets/alice/d.git/info/lfs" and hub.token == TOKEN
+    proxied = HubRemote.from_url("http://u:secret@proxy.local:8080/hub/alice/m")
+    assert (proxied.endpoint, proxied.token, proxied.username) == ("http://proxy.local:8080/hub", "secret", "u")
+    assert HubRemote.from_url(f"{BASE}/alice/m", lfs_url="https://lfs.example/x/").lfs_url == "https://lfs.example/x"
+    with pytest.raises(HfError, match="not an http"):
+        HubRemote.from_url("git@hf.co:alice/m")
+
+
+def test_configured_token_never_goes_to_another_host(env):
+    assert HubRemote.from_url("https://git.example.com/alice/m").token is None
+
+
+@responses.activate
+def test_paths_info_is_batched_with_bearer_auth(env):
+    seen = []
+
+    def reply(request):
+        paths = parse_qs(request.body)["paths"]
+        seen.append((len(paths), request.headers["Authorization"]))
+        return 200, {}, json.dumps([{"type": "file", "path": p, "lfs": {"oid": "a" * 64, "size": 1}} for p in paths])
+
+    responses.add_callback(responses.POST, f"{BASE}/api/models/alice/m/paths-info/refs%2Fpr%2F1", callback=reply)
+    found = HubRemote.from_url(f"{BASE}/alice/m").paths_info("refs/pr/1", [f"f{i}" for i in range(1201)])
+    assert len(found) == 1201 and sorted(n for n, _ in seen) == [201, 500, 500]
+    assert {auth for _, auth in seen} == {f"Bearer {TOKEN}"}
+
+
+@responses.activate
+def test_lfs_batch_reports_missing_and_stored(env):
+    def reply(request):
+        body = json.loads(request.body)
+        assert body["operation"] == "download" and request.headers["Accept"] == "application/vnd.git-lfs+json"
+        assert request.headers["Authorization"].startswith("Basic ")
+        objects = [{"oid": o["oid"], "error": {"code": 404, "message": "Not found"}} if o["oid"].startswith("b")
+                   else {"oid": o["oid"], "size": 7, "actions": {"download": {"href": "https://cdn/x"}}}
+                   for o in body["objects"]]
+        return 200, {}, json.dumps({"objects": objects})
+
+    responses.add_callback(responses.POST, f"{BASE}/alice/m.git/info/lfs/objects/batch", callback=reply)
+    objs = [(c * 64, 7) for c in "ab"] + [(f"{i:064x}", 7) for i in range(150)]
+    found = HubRemote.from_url(f"{BASE}/alice/m").stored_objects(objs)
+    assert found["a" * 64].present and found["a" * 64].size == 7
+    assert not found["b" * 64].present and found["b" * 64].error is None
+    assert len(responses.calls) == 2  # 152 objects, 100 per request
+
+
+@responses.activate
+def test_server_errors_are_retried_then_succeed(env):
+    url = f"{BASE}/api/models/alice/m/paths-info/main"
+    responses.add(responses.POST, url, status=503)
+    responses.add(responses.POST, url, json=[{"type": "file", "path": "a"}])
+    assert "a" in HubRemote.from_url(f"{BASE}/alice/m").paths_info("main", ["a"])
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_refused_access_names_the_fix_and_hides_the_token(env):
+    responses.add(responses.POST, f"{BASE}/api/models/alice/m/paths-info/main", status=401,
+                  body=f"Invalid credentials in Authorization header {TOKEN}")
+    with pytest.raises(HfError) as err:
+        HubRemote.from_url(f"{BASE}/alice/m").paths_info("main", ["a"])
+    assert "answered 401" in err.value.message and TOKEN not in err.value.message
+    assert "HF_TOKEN" in err.value.fix
+
+
+@responses.activate
+def test_missing_revision_is_a_clear_404(env):
+    responses.add(responses.POST, f"{BASE}/api/models/alice/m/paths-info/dev", status=404, json={"error": "Revision Not Found"})
+    with pytest.raises(HfError, match="revision 'dev' not found"):
+        HubRemote.from_url(f"{BASE}/alice/m").paths_info("dev", ["a"])
