@@ -113,9 +113,23 @@ def _download_object(ex: Exchange, oid: str, size: int) -> dict:
 
 
 # ---- presigned storage URLs --------------------------------------------------------------
+def _s3_body_rules(ex: Exchange) -> bool:
+    """S3 presigned PUTs need a Content-Length and refuse chunked bodies; answer as S3 does (True = refused)."""
+    if "chunked" in ex.headers.get("Transfer-Encoding", "").lower():
+        ex.send_xml(501, "NotImplemented", "A header you provided implies functionality that is not implemented: "
+                    "Transfer-Encoding (send the part with a Content-Length)")
+        return True
+    if ex.headers.get("Content-Length") is None:
+        ex.send_xml(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        return True
+    return False
+
+
 def put_part(ex: Exchange, oid: str) -> None:
     check_oid(oid)
     ex.hub.signer.check("PUT", ex.route_path, ex.query)
+    if _s3_body_rules(ex):
+        return
     upload = ex.hub.storage.get_upload(oid)
     if upload is None or upload.upload_id != ex.query.get("uploadId"):
         ex.drain()
@@ -138,6 +152,8 @@ def put_part(ex: Exchange, oid: str) -> None:
 def put_object(ex: Exchange, oid: str) -> None:
     check_oid(oid)
     ex.hub.signer.check("PUT", ex.route_path, ex.query)
+    if _s3_body_rules(ex):
+        return
     try:
         size = int(ex.query.get("size", ""))
     except ValueError:

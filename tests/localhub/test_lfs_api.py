@@ -182,3 +182,12 @@ def test_a_restart_on_the_same_root_keeps_uploads_and_url_signatures(start_hub, 
         assert complete(action, data, parts).status_code == 200
     finally:
         second.stop()
+
+
+def test_storage_puts_need_a_content_length_like_s3(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    url = part_urls(upload_action(hub.url, "alice/x", bytes(2 * MiB)))[0]
+    chunked = requests.put(url, data=iter([b"a" * 1000, b"b" * 1000]), timeout=30)  # a generator -> chunked
+    assert chunked.status_code == 501 and "NotImplemented" in chunked.text
+    assert hub.stats()["part_puts"] == 0
