@@ -178,7 +178,10 @@ def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
 
 def with_parallel(args: str | None, parallel: int) -> str:
     """``args`` with its ``--parallel`` value set to ``parallel``; other agent options are kept."""
-    words = shlex.split(args or "")
+    try:
+        words = shlex.split(args or "")
+    except ValueError:  # unbalanced quotes written by hand: keep the words as they are
+        words = (args or "").split()
     kept, skip = [], False
     for word in words:
         if skip:
