@@ -23,27 +23,21 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # ---- batch -----------------------------------------------------------------------------
 def batch(ex: Exchange, type: str | None, ns: str, name: str) -> None:
     repo = ex.repo(type, ns, name)
-    # Access first: a push without credentials must see 401 before anything else.
-    if not ex.hub.storage.repo_exists(repo):
-        ex.drain()
-        raise HttpError(404, "Repository not found", code="RepoNotFound")
+    ex.check_access(repo, write=False)  # 404 unknown repo, 401 private without a token: before the body
     body = ex.read_json()
     operation = body.get("operation")
     if operation not in ("upload", "download"):
         raise HttpError(422, f"operation must be 'upload' or 'download', not {operation!r}")
-    ex.check_access(repo, write=operation == "upload")
+    if operation == "upload":
+        ex.check_access(repo, write=True)  # 401 (git then asks its credential helper) or 403
     objects = body.get("objects")
     transfers = body.get("transfers") or ["basic"]
     if not isinstance(objects, list) or not isinstance(transfers, list):
         raise HttpError(422, "'objects' and 'transfers' must be lists")
-    cfg = ex.hub.config
     wanted = [_valid(o) for o in objects]
-    multipart = (
-        operation == "upload"
-        and "multipart" in transfers
-        and (("basic" not in transfers) or any(
-            o is not None and (o[1] > cfg.multipart_threshold or o[1] > cfg.max_basic_size) for o in wanted))
-    )
+    # multipart when offered and needed by one object (or when the client cannot do basic at all)
+    multipart = operation == "upload" and "multipart" in transfers and (
+        "basic" not in transfers or any(o is not None and _large(ex, o[1]) for o in wanted))
     answer = []
     for raw, obj in zip(objects, wanted):
         if obj is None:
@@ -54,6 +48,11 @@ def batch(ex: Exchange, type: str | None, ns: str, name: str) -> None:
             answer.append(_download_object(ex, *obj))
     ex.send_json(200, {"transfer": "multipart" if multipart else "basic", "objects": answer,
                        "hash_algo": "sha256"}, content_type=LFS_JSON)
+
+
+def _large(ex: Exchange, size: int) -> bool:
+    """Does an object of ``size`` bytes get multipart (when the client offers it)?"""
+    return size > ex.hub.config.multipart_threshold or size > ex.hub.config.max_basic_size
 
 
 def _valid(obj) -> tuple[str, int] | None:
@@ -80,8 +79,7 @@ def _upload_object(ex: Exchange, repo_path: str, oid: str, size: int, multipart:
         return {"oid": oid, "size": size, "authenticated": True}  # already stored: no actions
     base, signer = hub.public_url, hub.signer
     verify = {"href": f"{base}/{repo_path}.git/info/lfs/objects/verify", **signer.expiry()}
-    large = size > cfg.multipart_threshold or size > cfg.max_basic_size
-    if multipart and large:
+    if multipart and _large(ex, size):
         upload, new = hub.storage.start_upload(oid, size, cfg.chunk_size)
         if new:
             hub.stats.bump("uploads_started")
