@@ -27,6 +27,8 @@ from git_hf_agent.errors import HfError
 GITLINK_MODE = 0o160000
 SYMLINK_MODE = 0o120000
 TREE_MODE = 0o040000
+# Commands `huggingface-cli`/`hf lfs-enable-largefiles` registered as the agent (HUB-PROTOCOL.md).
+OLD_AGENT_COMMANDS = ("huggingface-cli", "hf", "transformers-cli")
 
 
 def run_git(
@@ -152,6 +154,9 @@ class GitRepo:
         raise HfError(f"several remotes ({', '.join(remotes)}) and none is the upstream", fix="name the remote, e.g. `git hf push origin`")
 
     def remote_url(self, remote: str) -> str:
+        """The URL of remote ``remote``; a URL given in its place is its own answer (as for ``git push URL``)."""
+        if "://" in remote:
+            return remote
         url = self.config_get(f"remote.{remote}.url")
         if not url:
             raise HfError(f"no remote named {remote!r}", fix=f"add it: `git remote add {remote} https://huggingface.co/NAMESPACE/NAME`")
@@ -175,6 +180,9 @@ class GitRepo:
         if not path:
             return "no multipart transfer agent is registered (lfs.customtransfer.multipart.path is not set)"
         program = path if os.path.isabs(path) else path.split()[0]
+        if os.path.basename(program) in OLD_AGENT_COMMANDS:
+            return (f"the registered multipart agent is huggingface_hub's `{os.path.basename(program)} "
+                    "lfs-multipart-upload`, a command that was removed")
         if os.path.isabs(program) and os.access(program, os.X_OK) or shutil.which(program):
             return None
         return f"the registered multipart agent {path!r} is not installed"

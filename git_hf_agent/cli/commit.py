@@ -32,6 +32,7 @@ BINARY_EXTS = {
     "flac", "ogg", "avi", "mkv", "tiff", "lz4", "db", "sqlite",
 }
 MIN_FILES_FOR_PATTERN = 3
+SHOW_PER_PATTERN = 5
 _GLOB_SPECIALS = "\\*?[]!#"
 
 
@@ -119,8 +120,10 @@ def _track(repo: GitRepo, patterns: dict[str, list[str]], todo: dict[str, str]) 
     attributes.write_bytes(existing + sep + lines.encode("utf-8", errors="surrogateescape"))
     click.echo("tracking with LFS (added to .gitattributes):")
     for pattern, paths in patterns.items():
-        for path in paths:
+        for path in paths[:SHOW_PER_PATTERN]:
             click.echo(f"  {pattern:<24} {path}: {todo[path]}")
+        if len(paths) > SHOW_PER_PATTERN:
+            click.echo(f"  {pattern:<24} ... and {len(paths) - SHOW_PER_PATTERN} more")
 
 
 def _stage(repo: GitRepo, paths: tuple[str, ...], restage: list[str]) -> None:

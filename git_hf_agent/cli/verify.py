@@ -91,14 +91,14 @@ def summary(rows: list[Row]) -> dict[str, int]:
 
 
 def print_table(rows: list[Row], show_all: bool) -> None:
-    everything = show_all or len(rows) <= SHOW_ALL_UP_TO
-    shown = [r for r in rows if everything or r.status != OK]
+    """Every row when asked or when few; otherwise the first problems only (``--all``/``--json`` list all)."""
+    shown = rows if show_all or len(rows) <= SHOW_ALL_UP_TO else [r for r in rows if r.status != OK][:SHOW_ALL_UP_TO]
     if shown:
         click.echo(f"{'STATUS':<9} {'SIZE':>10}  PATH")
     for r in shown:
         click.echo(f"{r.status:<9} {format_size(r.size):>10}  {r.path}" + (f"  ({r.detail})" if r.detail else ""))
     if len(shown) < len(rows):
-        click.echo(f"... {len(rows) - len(shown)} more ok (pass --all to list them)")
+        click.echo(f"... {len(rows) - len(shown)} more rows not shown (pass --all or --json to list them)")
 
 
 def report_failures(hub: HubRemote, rows: list[Row], remote: str, revision: str) -> None:

@@ -99,9 +99,15 @@ def test_over_5gib_without_the_agent_is_an_error_until_init(repo):
 def test_registered_agent_that_is_not_installed_is_reported(repo):
     fake_pointer(repo, "model.bin", 6 * 1024**3)
     commit_all(repo)
-    git("config", "lfs.customtransfer.multipart.path", "huggingface-cli", cwd=repo)
+    git("config", "lfs.customtransfer.multipart.path", "/nowhere/git-hf-agent", cwd=repo)
     proc = hf("check", cwd=repo, check=False)
-    assert "the registered multipart agent 'huggingface-cli' is not installed" in proc.stdout
+    assert "the registered multipart agent '/nowhere/git-hf-agent' is not installed" in proc.stdout
+    git("config", "lfs.customtransfer.multipart.path", "huggingface-cli", cwd=repo)
+    git("config", "lfs.customtransfer.multipart.args", "lfs-multipart-upload", cwd=repo)
+    proc = hf("check", cwd=repo, check=False)
+    assert "huggingface_hub's `huggingface-cli lfs-multipart-upload`, a command that was removed" in proc.stdout
+    hf("init", cwd=repo)  # replaces it
+    hf("check", cwd=repo)
 
 
 def test_missing_lfs_hook_is_an_error_when_lfs_files_are_pushed(tmp_path):
