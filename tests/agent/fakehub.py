@@ -100,6 +100,7 @@ class FakeHub:
     generation: int = 0
     batch_transfer: str = "multipart"
     broken_parts: set[int] = field(default_factory=set)   # part numbers answered 500 every time
+    expire_after: int | None = None   # expire every URL once this many parts were stored
 
     def __post_init__(self) -> None:
         self.oid = hashlib.sha256(self.data).hexdigest()
@@ -180,6 +181,8 @@ class FakeHub:
         if n in self.broken_parts:
             return 500, {}, "broken part"
         self.received.setdefault(n, []).append(body)
+        if self.expire_after is not None and sum(map(len, self.received.values())) == self.expire_after:
+            self.expire()
         return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, ""
 
     def _basic(self, request):

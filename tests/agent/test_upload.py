@@ -327,3 +327,11 @@ def test_lfs_url_overrides_the_remote(repo, hub, obj):
     hub.expire()
     t = push(repo, hub, obj, stale, remote="origin")
     assert_stored(t, hub, obj[0])
+
+
+def test_urls_expiring_mid_upload_resend_no_stored_part(repo, hub, obj):
+    hub.expire_after = 2
+    t = push(repo, hub, obj, None, "--parallel", "1")
+    assert_stored(t, hub, obj[0])
+    assert {n: len(bodies) for n, bodies in hub.received.items()} == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert hub.calls("batch") == 1

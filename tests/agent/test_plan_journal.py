@@ -1,0 +1,65 @@
+"""Pure pieces: the action planner (validation, part layout, expiry) and the resume journal on disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from git_hf_agent.agent.journal import Journal, journal_dir_for
+from git_hf_agent.agent.plan import ActionError, BasicPlan, MultipartPlan, expiry, plan_action
+
+URL = "https://s.test/p?uploadId=U1&partNumber="
+
+
+def multipart(size, chunk, keys):
+    header = {"chunk_size": str(chunk), **{k: URL + k for k in keys}}
+    return {"href": "https://hub.test/complete?uploadId=U1", "header": header}
+
+
+def test_parts_cover_the_file_exactly_with_a_short_last_part():
+    plan = plan_action(multipart(25, 10, ["00003", "00001", "00002"]), 25)
+    assert isinstance(plan, MultipartPlan) and plan.upload_id == "U1"
+    assert [(p.number, p.offset, p.length) for p in plan.parts] == [(1, 0, 10), (2, 10, 10), (3, 20, 5)]
+    assert plan.parts[2].url.endswith("00003")
+
+
+@pytest.mark.parametrize(("size", "keys", "needle"), [
+    (25, ["1", "2"], "expected parts 1..3"),
+    (25, ["1", "2", "3", "4"], "expected parts 1..3"),
+    (25, ["0", "1", "2"], "expected parts 1..3"),
+    (25, ["1", "01", "2"], "repeat"),
+])
+def test_wrong_part_sets_are_rejected(size, keys, needle):
+    with pytest.raises(ActionError, match=needle):
+        plan_action(multipart(size, 10, keys), size)
+
+
+def test_extra_header_keys_go_with_the_completion_and_basic_keeps_its_headers():
+    action = multipart(5, 10, ["1"])
+    action["header"]["X-Extra"] = "v"
+    assert plan_action(action, 5).headers == {"X-Extra": "v"}
+    basic = plan_action({"href": "https://s.test/put", "header": {"Content-Type": "x"}}, 5)
+    assert isinstance(basic, BasicPlan) and basic.headers == {"Content-Type": "x"}
+
+
+def test_expiry_takes_the_earlier_limit_and_year_one_means_never():
+    assert expiry({"expires_at": "0001-01-01T00:00:00Z"}, now=1000) is None
+    assert expiry({"expires_in": 60, "expires_at": "0001-01-01T00:00:00Z"}, now=1000) == 1060
+    assert expiry({"expires_in": 3600, "expires_at": "1970-01-01T00:10:00Z"}, now=0) == 600
+    assert expiry({"expires_at": "garbage", "expires_in": "x"}, now=0) is None
+
+
+def test_journal_survives_a_torn_last_line_and_ignores_another_upload(tmp_path):
+    j = Journal.open(tmp_path, "a" * 64, "U1", 30, 10, 3)
+    j.record(1, '"e1"')
+    j.record(3, '"e3"')
+    j.close()
+    with open(j.path, "a") as fh:
+        fh.write('{"part": 2, "et')              # kill -9 in the middle of a write
+    assert Journal.open(tmp_path, "a" * 64, "U1", 30, 10, 3).done == {1: '"e1"', 3: '"e3"'}
+    assert Journal.open(tmp_path, "a" * 64, "U1", 30, 5, 6).done == {}     # other chunk size
+    assert Journal.open(tmp_path, "a" * 64, "U2", 30, 10, 3).done == {}    # other upload id
+
+
+def test_journal_lives_next_to_the_lfs_objects(tmp_path):
+    obj = tmp_path / ".git" / "lfs" / "objects" / "ab" / "cd" / ("abcd" + "0" * 60)
+    assert journal_dir_for(str(obj)) == tmp_path / ".git" / "lfs" / "tmp" / "git-hf-agent"
