@@ -305,6 +305,7 @@ class GitRepo:
                 out[path] = None
         return out
 
+
 def _canonical(key: str) -> str:
     """git's spelling of a config key: section and name lower-case, subsection kept (``remote.Origin.url``)."""
     section, _, rest = key.partition(".")

@@ -1,4 +1,4 @@
-"""``git hf check [REV] [--json]``: what would the Hub reject if this were pushed now?
+"""``git hf check [REV] [--remote R] [--json]``: what would the Hub reject if this were pushed now?
 
 Gathers facts with :mod:`git_hf_agent.gitrepo` (pygit2, object headers only, no
 subprocess per file) and applies the rules of :mod:`git_hf_agent.preflight`.
