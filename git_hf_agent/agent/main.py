@@ -182,7 +182,7 @@ class _Session:
 
 
 def run(stdin: TextIO, stdout: TextIO, argv: list[str], stderr: TextIO | None = None) -> int:
-    """Serve git-lfs until EOF or ``terminate``; returns the exit status (0)."""
+    """Serve git-lfs until EOF or ``terminate``; returns the exit status (0; 1 if git-lfs went away)."""
     session = _Session(argv, Writer(stdout), stderr)
     try:
         while True:
@@ -200,6 +200,9 @@ def run(stdin: TextIO, stdout: TextIO, argv: list[str], stderr: TextIO | None = 
                 session.transfer(req)
             else:
                 session.bad_line(req)
+    except BrokenPipeError:
+        session.log.say("git-lfs closed the protocol pipe; stopping (confirmed parts are kept for the next push)")
+        return 1
     finally:
         session.close()
     return 0

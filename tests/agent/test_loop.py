@@ -76,3 +76,14 @@ def test_sigterm_stops_promptly(repo):
     proc.wait(timeout=5)
     assert time.monotonic() - start < 2
     assert b"stopped by SIGTERM" in proc.stderr.read()
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_git_lfs_going_away_ends_the_loop_quietly(repo):
+    stderr = io.StringIO()
+    assert run(io.StringIO(init_line() + "\n"), _ClosedPipe(), [], stderr=stderr) == 1
+    assert "closed the protocol pipe" in stderr.getvalue()
