@@ -11,6 +11,7 @@ Three steps, stopping at the first that fails and naming it:
 from __future__ import annotations
 
 import subprocess
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -95,10 +96,12 @@ def cli(remote: str | None, refspec: str | None, create: bool, no_verify: bool) 
 
     say(2, "git push", f"git push {remote} {' '.join(args)}")
     with step(2, "git push"):
+        start = time.monotonic()
         code = subprocess.run(["git", "push", remote, *args], cwd=repo.cwd).returncode
         if code != 0:
             raise HfError(f"git push exited {code} (git's message is above)",
                           "fix what git reported (`git hf doctor` diagnoses set-up problems), then `git hf push` again")
+    say(2, "git push", f"ok in {time.monotonic() - start:.1f} s")
 
     if no_verify:
         say(3, "verify", "skipped (--no-verify)")
