@@ -119,3 +119,17 @@ def test_modified_text_file_that_grew_binary(repo):
     hf("commit", "-m", "grew", cwd=repo)
     assert committed(repo, "notes.log") is not None
     assert committed(repo, "notes.log", "HEAD~1") is None  # history is not rewritten
+
+
+def test_staged_rename_and_deletion_are_committed(repo):
+    (repo / "old name.bin").write_bytes(b"\0x")
+    (repo / "gone.txt").write_text("bye\n")
+    hf("commit", "-m", "first", cwd=repo)
+    git("mv", "old name.bin", "new name.bin", cwd=repo)
+    (repo / "gone.txt").unlink()
+    (repo / "fresh.bin").write_bytes(b"\0fresh")
+    hf("commit", "-m", "second", cwd=repo)
+    files = git("ls-tree", "-r", "--name-only", "HEAD", cwd=repo).stdout.split("\n")
+    assert "new name.bin" in files and "old name.bin" not in files and "gone.txt" not in files
+    assert committed(repo, "new name.bin") is not None and committed(repo, "fresh.bin") is not None
+    assert git("status", "--porcelain", cwd=repo).stdout == ""
