@@ -122,7 +122,12 @@ def _run_demo(work: Path, size: int) -> list[str]:
 
     token = "hf_" + secrets.token_hex(20)
     click.secho(f"==> starting the local Hub in {work / 'hub'}", bold=True, err=True)
-    with ServeProcess("--multipart-threshold", MULTIPART_THRESHOLD, root=work / "hub", tokens={USER: token}) as hub:
+    try:
+        server = ServeProcess("--multipart-threshold", MULTIPART_THRESHOLD, root=work / "hub", tokens={USER: token})
+    except RuntimeError as exc:
+        raise HfError(f"the local Hub did not start: {redact_text(str(exc), token)}",
+                      "run `git hf serve` to see why (a broken install: re-run ./install.sh)") from None
+    with server as hub:
         try:
             env = demo_env(work, hub.url, token)
             click.echo(f"    local Hub at {hub.url}", err=True)
