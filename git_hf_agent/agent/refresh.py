@@ -4,7 +4,8 @@ git-lfs never asks the server again for a failed object, so when presigned
 URLs expire (403 from the storage, or ``expires_at``/``expires_in`` passed) the
 agent calls the LFS batch API for that oid as git-lfs would:
 
-- endpoint: ``lfs.url``, else ``remote.<remote>.lfsurl``, else the remote's push
+- endpoint: ``lfs.url``, else ``remote.<remote>.lfsurl`` (from git config or the
+  repo's ``.lfsconfig``), else the remote's push
   URL / URL (``remote`` as named in ``init``; it may itself be a URL) plus
   ``.git/info/lfs`` (``/info/lfs`` when it already ends in ``.git``);
 - credentials: the user:password embedded in that URL, else ``git credential fill``
@@ -36,14 +37,24 @@ class Fresh:
     action: dict[str, Any] | None
 
 
-def git_config(key: str, cwd: str | None = None) -> str | None:
-    """``git config --get key`` in the repo the agent runs in, or None."""
+def _git(*args: str, cwd: str | None = None) -> str | None:
+    """Output of ``git args`` in the repo the agent runs in, or None on failure / empty output."""
     try:
-        out = subprocess.run(["git", "config", "--get", key], cwd=cwd, capture_output=True, text=True, timeout=30)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
     value = out.stdout.strip()
     return value if out.returncode == 0 and value else None
+
+
+def git_config(key: str, cwd: str | None = None) -> str | None:
+    """``key`` from git config, else from the repo's ``.lfsconfig`` (git-lfs reads both)."""
+    value = _git("config", "--get", key, cwd=cwd)
+    if value is None:
+        top = _git("rev-parse", "--show-toplevel", cwd=cwd)
+        if top and os.path.isfile(os.path.join(top, ".lfsconfig")):
+            value = _git("config", "--file", os.path.join(top, ".lfsconfig"), "--get", key, cwd=cwd)
+    return value
 
 
 def lfs_endpoint(remote: str, cwd: str | None = None) -> str:

@@ -319,10 +319,15 @@ def test_refresh_uses_the_named_remote_and_git_credential_fill(repo, hub, obj):
     assert helper_secret not in t.stderr and helper_secret not in (repo / "agent.jsonl").read_text()
 
 
-def test_lfs_url_overrides_the_remote(repo, hub, obj):
+@pytest.mark.parametrize("where", ["git config", ".lfsconfig"])
+def test_lfs_url_overrides_the_remote(repo, hub, obj, where):
     git("init", "-q", cwd=repo)
     git("remote", "add", "origin", "https://elsewhere.test/nothing/here", cwd=repo)
-    git("config", "lfs.url", "https://hub.test/alice/model.git/info/lfs", cwd=repo)
+    lfs_url = "https://hub.test/alice/model.git/info/lfs"
+    if where == "git config":
+        git("config", "lfs.url", lfs_url, cwd=repo)
+    else:
+        (repo / ".lfsconfig").write_text(f"[lfs]\n\turl = {lfs_url}\n")
     stale = hub.action()
     hub.expire()
     t = push(repo, hub, obj, stale, remote="origin")
