@@ -57,7 +57,7 @@ def _repo_from_body(ex: Exchange) -> tuple[RepoId, dict]:
 
 def create_repo(ex: Exchange) -> None:
     repo, body = _repo_from_body(ex)
-    url = f"{ex.hub.public_url}/{repo.path}"
+    url = f"{ex.public_url}/{repo.path}"
     private = bool(body.get("private")) or body.get("visibility") == "private"  # huggingface_hub >= 1.x sends visibility
     if not ex.hub.storage.create_repo(repo, private):
         message = f"You already created this {repo.type} repo"
@@ -199,7 +199,7 @@ def commit(ex: Exchange, type: str, ns: str, name: str, rev: str) -> None:
         except GitError as exc:
             raise HttpError(409, f"commit failed (the branch moved or git refused): {exc}") from None
     ex.send_json(200, {"success": True, "commitOid": new, "commitMessage": message,
-                       "commitUrl": f"{ex.hub.public_url}/{repo.path}/commit/{new}", "pullRequestUrl": None})
+                       "commitUrl": f"{ex.public_url}/{repo.path}/commit/{new}", "pullRequestUrl": None})
 
 
 def _parse_ndjson(ex: Exchange, raw: bytes) -> tuple[dict, list, list, list]:
@@ -273,7 +273,7 @@ def resolve(ex: Exchange, type: str | None, ns: str, name: str, rev: str, path: 
         oid, size = entry.lfs
         if ex.hub.storage.object_size(oid) is None:
             raise HttpError(404, f"the LFS object of {path} is not stored on this Hub", code="EntryNotFound")
-        location = ex.hub.signer.sign(ex.hub.public_url, "GET", f"/_lfs/objects/{oid}", {"commit": commit})
+        location = ex.hub.signer.sign(ex.public_url, "GET", f"/_lfs/objects/{oid}", {"commit": commit})
         ex.send_bytes(302, b"", "text/plain", {
             **headers, "Location": location, "ETag": f'"{entry.oid}"',
             "X-Linked-Etag": f'"{oid}"', "X-Linked-Size": str(size)})

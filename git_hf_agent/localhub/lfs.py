@@ -77,7 +77,7 @@ def _upload_object(ex: Exchange, repo_path: str, oid: str, size: int, multipart:
     hub, cfg = ex.hub, ex.hub.config
     if hub.storage.object_size(oid) == size:
         return {"oid": oid, "size": size, "authenticated": True}  # already stored: no actions
-    base, signer = hub.public_url, hub.signer
+    base, signer = ex.public_url, hub.signer
     verify = {"href": f"{base}/{repo_path}.git/info/lfs/objects/verify", **signer.expiry()}
     if multipart and _large(ex, size):
         upload, new = hub.storage.start_upload(oid, size, cfg.chunk_size)
@@ -105,7 +105,7 @@ def _download_object(ex: Exchange, oid: str, size: int) -> dict:
     stored = ex.hub.storage.object_size(oid)
     if stored is None:
         return _object_error({"oid": oid, "size": size}, 404, "Object does not exist on the server")
-    href = ex.hub.signer.sign(ex.hub.public_url, "GET", f"/_lfs/objects/{oid}", {})
+    href = ex.hub.signer.sign(ex.public_url, "GET", f"/_lfs/objects/{oid}", {})
     return {"oid": oid, "size": stored, "authenticated": True,
             "actions": {"download": {"href": href, **ex.hub.signer.expiry()}}}
 

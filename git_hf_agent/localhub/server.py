@@ -214,6 +214,20 @@ class Exchange(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    @property
+    def public_url(self) -> str:
+        """Base of the hrefs handed out: ``--public-url``, else the host the client addressed.
+
+        Using the request's Host header keeps hrefs reachable when the server listens
+        on 0.0.0.0 or is reached as ``localhost`` rather than ``127.0.0.1``.
+        """
+        if self.hub.config.public_url:
+            return self.hub.public_url
+        host = self.headers.get("Host", "")
+        if host and re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", host):
+            return f"http://{host}"
+        return self.hub.public_url
+
     # ---- auth ---------------------------------------------------------------------------
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization", "")

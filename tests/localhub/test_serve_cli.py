@@ -70,3 +70,12 @@ def test_sizes_accept_suffixes(start_hub):
     create_repo(hub.url, "alice/x")
     body = batch(hub.url, "alice/x", [("a" * 64, 2 * 1024 * 1024)]).json()
     assert body["objects"][0]["actions"]["upload"]["header"]["chunk_size"] == str(1024 * 1024)
+
+
+def test_hrefs_follow_the_host_the_client_used(start_hub):
+    hub = start_hub()
+    port = hub.url.rsplit(":", 1)[1]
+    via_localhost = f"http://localhost:{port}"
+    create_repo(via_localhost, "alice/x")
+    action = batch(via_localhost, "alice/x", [("a" * 64, 10)]).json()["objects"][0]["actions"]
+    assert action["upload"]["href"].startswith(f"{via_localhost}/_lfs/objects/")
