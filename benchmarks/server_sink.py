@@ -8,7 +8,7 @@ sent from a zero-filled in-memory buffer, so the client costs little CPU) and
 prints the sink rate. The server does all real work: receive, MD5 for the ETag,
 write to disk, record. Parts are not completed (the content is not the oid's).
 
-    .venv/bin/python benchmarks/server_sink.py [--size 4GiB] [--chunk-size 64MiB] [--threads 4]
+    .venv/bin/python benchmarks/server_sink.py [--size 4GiB] [--chunk-size 64MiB] [--threads 4] [--root /dev/shm]
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -71,10 +73,20 @@ def main() -> int:
     ap.add_argument("--size", default="4GiB", help="bytes sent in total (default 4GiB)")
     ap.add_argument("--chunk-size", default="64MiB", help="part size (default 64MiB)")
     ap.add_argument("--threads", type=int, default=4, help="concurrent client connections (default 4)")
+    ap.add_argument("--root", help="server state directory (default: a temp dir); /dev/shm takes the disk out")
     args = ap.parse_args()
     size, chunk = parse_size(args.size), parse_size(args.chunk_size)
+    root = Path(tempfile.mkdtemp(prefix="server-sink-", dir=args.root))
+    try:
+        return run(root, size, chunk, args.threads)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(root: Path, size: int, chunk: int, threads_n: int) -> int:
     oid = hashlib.sha256(f"server-sink-{time.time()}".encode()).hexdigest()
-    with ServeProcess("--chunk-size", str(chunk), "--multipart-threshold", "1", tokens={"bench": TOKEN}) as hub:
+    args = ("--chunk-size", str(chunk), "--multipart-threshold", "1")
+    with ServeProcess(*args, root=root, tokens={"bench": TOKEN}) as hub:
         req = urllib.request.Request(f"{hub.url}/api/repos/create", data=b'{"name": "sink"}', method="POST",
                                      headers={"Authorization": f"Bearer {TOKEN}"})
         urllib.request.urlopen(req).read()
@@ -83,7 +95,7 @@ def main() -> int:
         body = memoryview(bytes(chunk))
         lock, errors = threading.Lock(), []
         threads = [threading.Thread(target=sender, args=(urls, lock, body, size, chunk, errors))
-                   for _ in range(args.threads)]
+                   for _ in range(threads_n)]
         server = psutil.Process(hub.proc.pid)
         cpu_before = sum(server.cpu_times()[:2])
         started = time.perf_counter()
@@ -93,13 +105,16 @@ def main() -> int:
             t.join()
         elapsed = time.perf_counter() - started
         cpu = sum(server.cpu_times()[:2]) - cpu_before
+        rss = server.memory_info().rss
         stats = hub.stats()
     received = stats["part_bytes"].get(oid, 0)
+    print(f"server_sink: root {root}")
     print(f"server_sink: {format_size(received)} in {stats['part_puts']} part PUTs of {format_size(chunk)}, "
-          f"{args.threads} connections, {elapsed:.2f} s -> {received / elapsed / 1e6:.0f} MB/s"
+          f"{threads_n} connections, {elapsed:.2f} s -> {received / elapsed / 1e6:.0f} MB/s"
           f" (cores: {os.cpu_count()})")
     print(f"server_sink: server CPU {cpu:.2f} core-seconds = {cpu / (received / 1e9):.2f} core-s per GB "
           f"-> {received / cpu / 1e6:.0f} MB/s per fully used core; load average {os.getloadavg()[0]:.1f}")
+    print(f"server_sink: server RSS after the run {format_size(rss)} (bodies are streamed, never held whole)")
     for e in errors[:5]:
         print("error:", e)
     return 1 if errors or received != size else 0
