@@ -146,6 +146,19 @@ def test_deleted_file_still_in_unpushed_history_is_caught(repo):
     assert "blob.bin: binary file" in proc.stdout and "deleted later but still in the history" in proc.stdout
 
 
+def test_files_brought_in_by_a_merge_are_checked(repo):
+    (repo / "a.txt").write_text("a\n")
+    commit_all(repo, "base")
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    (repo / "side.bin").write_bytes(b"\0side")
+    commit_all(repo, "side")
+    git("checkout", "-q", "main", cwd=repo)
+    (repo / "b.txt").write_text("b\n")
+    commit_all(repo, "main")
+    git("merge", "-q", "--no-edit", "side", cwd=repo)
+    assert rules(check_json(repo, ok=False)) == [("error", "binary-file-not-in-lfs", "side.bin")]
+
+
 def test_only_what_the_remote_lacks_is_checked(repo):
     """Files already on the remote (its tracking refs) are not the push's problem; new ones are."""
     (repo / "legacy.bin").write_bytes(b"\0legacy")
