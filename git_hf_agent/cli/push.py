@@ -31,6 +31,9 @@ STEPS = 3
 def plan(repo: GitRepo, refspec: str | None) -> tuple[list[str], str, str]:
     """(git push arguments after the remote, local revision, remote branch) for ``refspec``."""
     if refspec:
+        if refspec.lstrip("+").startswith(":"):
+            raise HfError(f"{refspec!r} deletes a branch; git hf push only pushes",
+                          f"delete it with plain git: `git push REMOTE {refspec}`")
         src, _, dst = refspec.lstrip("+").partition(":")
         src = src or "HEAD"
         dst = dst or (src if src != "HEAD" else (repo.current_branch() or ""))
