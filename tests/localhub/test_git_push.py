@@ -22,6 +22,11 @@ def _work_repo(path, lfs_url=None):
     return path
 
 
+def _commit_all(work, message):
+    git("add", ".", cwd=work)
+    git("commit", "-qm", message, cwd=work)
+
+
 def test_push_and_clone_lfs_files(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
     work = _work_repo(tmp_path / "work", f"{url}.git/info/lfs")
@@ -29,8 +34,7 @@ def test_push_and_clone_lfs_files(hub, tmp_path):
     (work / "sub").mkdir()
     (work / "sub" / "small.bin").write_bytes(os.urandom(1000))
     (work / "README.md").write_text("hello\n")
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "weights", cwd=work)
+    _commit_all(work, "weights")
     git("push", authed(url), "main", cwd=work)
     stats = hub.stats()
     assert stats["objects_stored"] == 2 and stats["requests"]["basic"] == 2
@@ -51,8 +55,7 @@ def test_dataset_repo_and_dot_git_urls(hub, tmp_path):
     url = create_repo(hub.url, "alice/data", "dataset")
     work = _work_repo(tmp_path / "work", f"{url}.git/info/lfs")
     (work / "a.bin").write_bytes(b"\0" * 5000)
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "data", cwd=work)
+    _commit_all(work, "data")
     git("push", authed(url) + ".git", "main", cwd=work)
     assert "refs/heads/main" in git("ls-remote", f"{url}.git", cwd=work).stdout
 
@@ -62,8 +65,7 @@ def test_non_lfs_blob_over_10_mib_is_rejected_with_the_fix(hub, tmp_path):
     work = _work_repo(tmp_path / "work")
     sparse_file(work / "big.dat", 10 * MiB + 1, stamp=b"too-big")
     (work / "ok.dat").write_bytes(b"x" * (10 * MiB))  # exactly 10 MiB is allowed
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "big", cwd=work)
+    _commit_all(work, "big")
     proc = git("push", authed(url), "main", cwd=work, check=False)
     assert proc.returncode != 0
     assert "big.dat" in proc.stderr and "git lfs track" in proc.stderr and "git hf commit" in proc.stderr
@@ -77,8 +79,7 @@ def test_pointer_to_an_object_the_hub_lacks_is_rejected(hub, tmp_path):
     git("init", "-q", "-b", "main", str(work))
     missing = "ab" * 32
     (work / "model.bin").write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{missing}\nsize 42\n")
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "pointer only", cwd=work)
+    _commit_all(work, "pointer only")
     proc = git("push", authed(url), "main", cwd=work, check=False)
     assert proc.returncode != 0
     assert "model.bin" in proc.stderr and missing in proc.stderr and "does not hold" in proc.stderr
@@ -93,8 +94,7 @@ def test_push_without_a_valid_token_is_asked_for_credentials(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
     work = _work_repo(tmp_path / "work")
     (work / "README.md").write_text("x\n")
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "x", cwd=work)
+    _commit_all(work, "x")
     anonymous = git("push", url, "main", cwd=work, check=False)
     assert anonymous.returncode != 0 and "could not read Username" in anonymous.stderr  # 401 -> credential prompt
     wrong = git("push", authed(url, token="hf_wrongToken"), "main", cwd=work, check=False)
@@ -106,8 +106,7 @@ def test_partial_clone_without_blobs(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
     work = _work_repo(tmp_path / "work")
     (work / "a.txt").write_text("a\n")
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "a", cwd=work)
+    _commit_all(work, "a")
     git("push", authed(url), "main", cwd=work)
     clone = tmp_path / "clone"
     git("clone", "-q", "--filter=blob:none", url, str(clone))
