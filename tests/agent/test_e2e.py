@@ -48,20 +48,24 @@ def test_push_mixing_many_small_files_with_one_large_one(start_hub, tmp_path):
 
 
 @pytest.mark.big
-def test_six_gib_sparse_file_through_multipart_with_default_server(hub, tmp_path):
+def test_six_gib_sparse_file_through_multipart_lands_under_faults(start_hub, tmp_path):
+    # Default server options (64 MiB chunks, 5 GiB multipart threshold, sha256 checked at
+    # completion) plus a few deterministic faults: the "done when" push.
+    faults = ("part:500:1:2", "part:reset:1:1", "part:429:1:1", "complete:503:1:1")
+    hub = start_hub(*(arg for fault in faults for arg in ("--fault", fault)))
     size = 6 * 1024**3
-    work = hub_repo(hub, tmp_path / "work", "six-gib")
+    work = hub_repo(hub, tmp_path / "work", "six-gib", "--backoff 0.2")
     sparse_file(work / "huge.bin", size, stamp=b"six-gib-stamp")
     commit_all(work)
 
     git("push", "-q", "origin", "main", cwd=work, timeout=3600)
 
     oid = lfs_oid(work, "huge.bin")
-    stored = stored_object(hub, oid)
-    assert stored.stat().st_size == size   # the server checked sha256 at completion
+    assert stored_object(hub, oid).stat().st_size == size   # published only after the sha256 matched
     stats = hub.stats()
-    assert stats["completions"] == 1
-    assert len(stats["parts"][oid]) == 96   # 6 GiB / 64 MiB chunks
+    assert stats["completions"] == 1 and stats["objects_stored"] == 1
+    assert stats["parts"][oid] == {str(n): 1 for n in range(1, 97)}   # 6 GiB / 64 MiB, each stored once
+    assert stats["faults_injected"] == {"part:500": 2, "part:reset": 1, "part:429": 1, "complete:503": 1}
     assert stats["auth_headers_seen"]["part"] == 0 and stats["auth_headers_seen"]["complete"] == 0
 
 
