@@ -8,7 +8,8 @@ tagged by behaviour (git-lfs ``lfshttp`` style):
 - ``retriable``: connection errors, resets, timeouts, 408, 429, 5xx, a part PUT
   answered without ``ETag``;
 - ``expired``: 403 on a presigned URL (S3 "Request has expired" /
-  signature errors) -> fetch fresh actions, see :mod:`refresh`;
+  signature errors), or 404 on a part or completion (the upload is gone,
+  S3 ``NoSuchUpload``) -> fetch fresh actions, see :mod:`refresh`;
 - ``auth``: 401, or 403 from the LFS API -> credentials problem;
 - ``fatal``: any other 4xx.
 
@@ -133,8 +134,8 @@ def classify(kind: str, resp: requests.Response, shown_url: str, attempt: int,
         return None
     if status in (408, 429) or status >= 500:
         category = RETRIABLE
-    elif status == 403 and kind in PRESIGNED:
-        category = EXPIRED
+    elif (status == 403 and kind in PRESIGNED) or (status == 404 and kind in ("part", "complete")):
+        category = EXPIRED   # expired/invalid signature, or the upload is gone (S3 NoSuchUpload)
     elif status in (401, 403):
         category = AUTH
     else:

@@ -279,7 +279,7 @@ class _Upload:
         try:
             self._with_fresh_urls("completion", post)
         except ObjectFailed as failed:
-            if failed.code == 400 or failed.code == 404 or failed.code == 409:
+            if failed.code in (400, 409):
                 self._stored_anyway(failed)
             raise
 

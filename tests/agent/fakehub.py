@@ -101,6 +101,7 @@ class FakeHub:
     batch_transfer: str = "multipart"
     broken_parts: set[int] = field(default_factory=set)   # part numbers answered 500 every time
     expire_after: int | None = None   # expire every URL once this many parts were stored
+    upload_id_after_refresh: str | None = None   # the batch API starts a new upload (old parts dropped)
 
     def __post_init__(self) -> None:
         self.oid = hashlib.sha256(self.data).hexdigest()
@@ -214,6 +215,9 @@ class FakeHub:
         if injected:
             return injected
         obj = {"oid": self.oid, "size": len(self.data)}
+        if self.upload_id_after_refresh:
+            self.expire(new_upload_id=self.upload_id_after_refresh)
+            self.upload_id_after_refresh = None
         if not self.stored:
             obj["actions"] = {"upload": self.action() if self.batch_transfer == "multipart" else self.basic_action()}
         return 200, {"Content-Type": "application/vnd.git-lfs+json"}, json.dumps(

@@ -26,7 +26,8 @@ def transport(tmp_path):
     ("part", 429, {"Retry-After": "2"}, RETRIABLE), ("part", 200, {}, RETRIABLE),   # 200 without ETag
     ("part", 403, {}, EXPIRED), ("complete", 403, {}, EXPIRED), ("basic", 403, {}, EXPIRED),
     ("batch", 401, {}, AUTH), ("batch", 403, {}, AUTH), ("part", 401, {}, AUTH),
-    ("part", 400, {}, FATAL), ("complete", 404, {}, FATAL), ("batch", 422, {}, FATAL),
+    ("part", 404, {}, EXPIRED), ("complete", 404, {}, EXPIRED),   # upload gone: fresh actions
+    ("part", 400, {}, FATAL), ("basic", 404, {}, FATAL), ("batch", 404, {}, FATAL), ("batch", 422, {}, FATAL),
 ])
 def test_classification(transport, rsps, kind, status, headers, category):
     rsps.add("PUT", URL, status=status, headers=headers, body="<Error>x</Error>" * 200)

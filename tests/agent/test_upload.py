@@ -340,3 +340,13 @@ def test_urls_expiring_mid_upload_resend_no_stored_part(repo, hub, obj):
     assert_stored(t, hub, obj[0])
     assert {n: len(bodies) for n, bodies in hub.received.items()} == {1: 1, 2: 1, 3: 1, 4: 1}
     assert hub.calls("batch") == 1
+
+
+def test_upload_gone_on_the_server_starts_over_by_itself(repo, hub, obj):
+    hub.fail("complete", (404, {}))          # e.g. the server aborted the upload before completion
+    hub.upload_id_after_refresh = "up-2"
+    t = push(repo, hub, obj)
+    assert_stored(t, hub, obj[0])
+    assert hub.calls("batch") == 1
+    assert hub.completed[-1]["parts"] and hub.upload_id == "up-2"
+    assert sum(p["bytesSinceLast"] for p in t.progress) == len(DATA)   # progress never counts twice
