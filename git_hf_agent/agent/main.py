@@ -26,6 +26,7 @@ DEFAULT_PARALLEL = 8
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_BACKOFF = 1.0
+MAX_PARALLEL = 64
 LOG_NAME = "git-hf-agent.jsonl"
 
 
@@ -56,6 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.backoff < 0:
         raise ValueError("argument --backoff: must not be negative")
+    if args.parallel > MAX_PARALLEL:
+        raise ValueError(f"argument --parallel: at most {MAX_PARALLEL} (git-lfs already runs several agents)")
     return args
 
 

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from git_hf_agent.agent.main import run
 from tests.agent.fakehub import init_line
 from tests.agent.realgit import AGENT
@@ -30,10 +32,12 @@ def test_terminate_ends_without_reply_and_ignores_what_follows(repo):
     assert out == [{}]
 
 
-def test_bad_agent_options_are_reported_at_init_with_the_fix(repo):
-    out, _ = loop(init_line() + "\n", "--parallel", "zero")
+@pytest.mark.parametrize("argv", [["--parallel", "zero"], ["--parallel", "0"], ["--parallel", "500"],
+                                  ["--timeout", "-1"], ["--backoff", "-2"], ["--no-such-option"]])
+def test_bad_agent_options_are_reported_at_init_with_the_fix(repo, argv):
+    out, _ = loop(init_line() + "\n", *argv)
     assert out[0]["error"]["code"] == 32
-    assert "--parallel" in out[0]["error"]["message"] and "git hf init" in out[0]["error"]["message"]
+    assert argv[0] in out[0]["error"]["message"] and "git hf init" in out[0]["error"]["message"]
 
 
 def test_download_is_refused_with_the_config_fix(repo):
