@@ -79,6 +79,25 @@ class Journal:
             os.fsync(fh.fileno())
             self.done[number] = etag
 
+    def forget(self, numbers: list[int]) -> None:
+        """Drop parts the server no longer has; rewrite the file without them."""
+        with self._lock:
+            for n in numbers:
+                self.done.pop(n, None)
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(self.header) + "\n")
+                for n, etag in sorted(self.done.items()):
+                    fh.write(json.dumps({"part": n, "etag": etag}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            self._fh = open(self.path, "a", encoding="utf-8")
+
     def _writer(self):
         if self._fh is None:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -196,7 +196,7 @@ class _Upload:
         plan = self.plan
         assert isinstance(plan, MultipartPlan)
         self.journal = self._open_journal(plan)
-        done = self.journal.done
+        done = dict(self.journal.done)   # parts confirmed by an earlier run
         resumed = sum(p.length for p in plan.parts if p.number in done)
         todo = [p.number for p in plan.parts if p.number not in done]
         self.e.log.say(
@@ -208,8 +208,24 @@ class _Upload:
         if resumed:
             self.progress.already_done(resumed)
         self._run_parts(todo)
-        self._complete()
+        self._complete_or_resend(sorted(done))
         self.journal.remove()
+
+    def _complete_or_resend(self, resumed: list[int]) -> None:
+        """Complete; if the server refuses ETags an earlier run recorded, send those parts again.
+
+        (The server lost those parts but kept the upload id: without this, every
+        later push would fail the same way.)
+        """
+        try:
+            self._complete()
+        except ObjectFailed as failed:
+            if not (resumed and failed.code == 400):
+                raise
+            self.e.log.say(f"{self.job.oid[:12]}: the server rejected the parts of an earlier run; sending them again")
+            self.journal.forget(resumed)
+            self._run_parts(resumed)
+            self._complete()
 
     def _open_journal(self, plan: MultipartPlan):
         if plan.upload_id is None:
@@ -391,6 +407,10 @@ class _Memo:
     def record(self, number: int, etag: str) -> None:
         with self._lock:
             self.done[number] = etag
+
+    def forget(self, numbers: list[int]) -> None:
+        for n in numbers:
+            self.done.pop(n, None)
 
     def remove(self) -> None:
         self.done = {}

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from git_hf_agent.agent.journal import Journal, journal_dir_for
 from git_hf_agent.agent.main import run
 from tests.agent.fakehub import (
     REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
@@ -350,3 +351,16 @@ def test_upload_gone_on_the_server_starts_over_by_itself(repo, hub, obj):
     assert hub.calls("batch") == 1
     assert hub.completed[-1]["parts"] and hub.upload_id == "up-2"
     assert sum(p["bytesSinceLast"] for p in t.progress) == len(DATA)   # progress never counts twice
+
+
+def test_parts_recorded_by_an_earlier_run_but_lost_by_the_server_are_sent_again(repo, hub, obj):
+    oid, path = obj
+    stale = Journal.open(journal_dir_for(str(path)), oid, hub.upload_id, len(DATA), CHUNK, 4)
+    stale.record(1, '"etag-the-server-forgot"')
+    stale.record(2, '"another"')
+    stale.close()
+    t = push(repo, hub, obj)
+    assert_stored(t, hub, oid)
+    assert hub.calls("complete") == 2                       # refused once, then accepted
+    assert sorted(hub.received) == [1, 2, 3, 4]
+    assert journals(repo) == []
