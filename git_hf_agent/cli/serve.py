@@ -58,8 +58,10 @@ SIZE = Size()
 @click.option("--seed", type=int, default=None, help="Seed for reproducible faults.")
 @click.option("--stall-seconds", type=click.FloatRange(0), default=120.0, show_default=True,
               help="How long a `stall` fault stops reading before closing.")
+@click.option("--allow-binary", is_flag=True,
+              help="Accept pushes of binary files outside LFS (the Hub rejects them).")
 def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, max_basic_size, url_ttl,
-        conn_rate, total_rate, latency_ms, faults, seed, stall_seconds) -> None:
+        conn_rate, total_rate, latency_ms, faults, seed, stall_seconds, allow_binary) -> None:
     """Run the embedded local Hub until interrupted."""
     from git_hf_agent.localhub.app import make_server
     from git_hf_agent.localhub.config import Config
@@ -77,7 +79,7 @@ def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, m
         root=root, host=host, port=port, tokens=_parse_tokens(tokens), public_url=public_url,
         chunk_size=chunk_size, multipart_threshold=multipart_threshold, max_basic_size=max_basic_size,
         url_ttl=url_ttl, conn_rate=conn_rate, total_rate=total_rate, latency_ms=latency_ms, faults=rules,
-        seed=seed, stall_seconds=stall_seconds,
+        seed=seed, stall_seconds=stall_seconds, allow_binary=allow_binary,
     )
     try:
         server = make_server(config)

@@ -37,6 +37,7 @@ class Config:
     faults: tuple[FaultRule, ...] = ()
     seed: int | None = None
     stall_seconds: float = 120.0
+    allow_binary: bool = False  # accept binary files outside LFS (the Hub rejects them)
     secret: bytes | None = None  # HMAC key of presigned URLs; None = the one kept in ROOT
 
     @property

@@ -38,6 +38,7 @@ def smart_http(ex: Exchange, type: str | None, ns: str, name: str, rest: str) ->
         "REMOTE_ADDR": ex.client_address[0],
         "LOCALHUB_PYTHON": sys.executable,
         "LOCALHUB_LFS_OBJECTS": str(storage.objects),
+        "LOCALHUB_REJECT_BINARY": "0" if ex.hub.config.allow_binary else "1",
         "PYTHONPATH": _PKG_PARENT,
     })
     if ex.user and ex.can_write(repo.namespace):

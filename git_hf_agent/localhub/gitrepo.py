@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,24 +117,33 @@ class GitRepo:
     def _with_lfs(self, entries: list[Entry]) -> list[Entry]:
         small = [e for e in entries if e.type == "file" and e.size <= POINTER_MAX]
         if small:
-            blobs = self.cat_many([e.oid for e in small])
+            blobs = self.heads([e.oid for e in small], POINTER_MAX)
             for e in small:
                 e.lfs = parse_pointer(blobs.get(e.oid, b""))
         return entries
 
-    def cat_many(self, oids: list[str]) -> dict[str, bytes]:
-        out = self.git("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode())
-        blobs, pos = {}, 0
-        while pos < len(out):
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split()
-            if header[-1] == b"missing":
-                pos = end + 1
-                continue
-            size = int(header[2])
-            blobs[header[0].decode()] = out[end + 1:end + 1 + size]
-            pos = end + 1 + size + 1
-        return blobs
+    def heads(self, oids: list[str], limit: int) -> dict[str, bytes]:
+        """The first ``limit`` bytes of each blob, streamed (a large blob is never held whole)."""
+        if not oids:
+            return {}
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.path, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        feeder = threading.Thread(target=_feed_lines, args=(proc.stdin, oids), daemon=True)
+        feeder.start()
+        found = {}
+        try:
+            for _ in oids:
+                header = proc.stdout.readline().split()
+                if not header or header[-1] == b"missing":
+                    continue
+                size = int(header[2])
+                found[header[0].decode()] = proc.stdout.read(min(size, limit))
+                _skip(proc.stdout, size - min(size, limit) + 1)  # the rest and the trailing newline
+        finally:
+            feeder.join()
+            proc.stdout.close()
+            proc.wait()
+        return found
 
     def blob(self, oid: str) -> bytes:
         return self.git("cat-file", "blob", oid)
@@ -180,6 +190,23 @@ class GitRepo:
                 history.append({"id": fields[0], "author": fields[1], "date": _hub_date(fields[2]),
                                 "title": fields[3], "message": fields[4].strip()})
         return history
+
+
+def _feed_lines(stream, items: list[str]) -> None:
+    try:
+        for item in items:
+            stream.write(f"{item}\n".encode())
+        stream.close()
+    except BrokenPipeError:
+        pass
+
+
+def _skip(stream, n: int) -> None:
+    while n > 0:
+        chunk = stream.read(min(n, 1 << 20))
+        if not chunk:
+            return
+        n -= len(chunk)
 
 
 def _hub_date(unix: str) -> str:

@@ -2,7 +2,8 @@
 
 Run by ``git receive-pack`` (through the shell hook storage installs) with the
 pushed ref updates on stdin. Rejects (exit 1, message shown as ``remote:``):
-non-LFS blobs over 10 MiB, and LFS pointers whose object the server does not hold
+non-LFS blobs over 10 MiB, binary non-LFS blobs (unless ``git hf serve
+--allow-binary``), and LFS pointers whose object the server does not hold
 (``LOCALHUB_LFS_OBJECTS``). New objects are still in git's quarantine, which the
 environment of the hook makes visible to the git commands below.
 """
@@ -18,6 +19,7 @@ from git_hf_agent.localhub.gitrepo import POINTER_MAX, ZERO, GitRepo, parse_poin
 from git_hf_agent.units import format_size
 
 MAX_SHOWN = 20
+BINARY_SNIFF = 8000  # git's own heuristic: a NUL byte in the first 8000 bytes means binary
 
 
 def new_blobs(repo: GitRepo, updates: list[tuple[str, ...]]) -> dict[str, str]:
@@ -34,9 +36,9 @@ def new_blobs(repo: GitRepo, updates: list[tuple[str, ...]]) -> dict[str, str]:
     return paths
 
 
-def problems(repo: GitRepo, paths: dict[str, str], objects: Path) -> list[str]:
+def problems(repo: GitRepo, paths: dict[str, str], objects: Path, reject_binary: bool) -> list[str]:
     """One message per blob the Hub would reject."""
-    found, small = [], []
+    found, sizes = [], {}
     ids = "".join(f"{oid}\n" for oid in paths).encode()
     checked = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", input=ids)
     for line in checked.decode().splitlines():
@@ -49,28 +51,35 @@ def problems(repo: GitRepo, paths: dict[str, str], objects: Path) -> list[str]:
                 f"10 MiB that are not LFS. Fix: `git lfs track \"{paths[oid]}\"` (or use `git hf commit`, which "
                 "does it for you), amend the commit so the file becomes an LFS pointer, then push again."
             )
-        elif int(size) <= POINTER_MAX:
-            small.append(oid)
-    for oid, body in (repo.cat_many(small) if small else {}).items():
-        parsed = parse_pointer(body)
-        if parsed is None:
-            continue
-        lfs_oid, lfs_size = parsed
-        stored = objects / lfs_oid[0:2] / lfs_oid[2:4] / lfs_oid
-        if not stored.is_file() or stored.stat().st_size != lfs_size:
+        else:
+            sizes[oid] = int(size)
+    for oid, head in repo.heads(list(sizes), BINARY_SNIFF).items():
+        pointer = parse_pointer(head) if sizes[oid] <= POINTER_MAX else None
+        if pointer is not None:
+            found += _missing_object(paths[oid], *pointer, objects)
+        elif reject_binary and b"\0" in head:
             found.append(
-                f"{paths[oid]} is an LFS pointer to {lfs_oid} ({format_size(lfs_size)}) but the Hub does not hold "
-                "that object. Fix: upload it with `git lfs push --all origin` (check `git lfs env` shows the Hub's "
-                "LFS endpoint), then push again."
+                f"{paths[oid]} is a binary file not in Git LFS; the Hub rejects binary files outside LFS. "
+                f"Fix: `git lfs track \"{paths[oid]}\"` (or use `git hf commit`), amend the commit, then push again."
             )
     return found
+
+
+def _missing_object(path: str, oid: str, size: int, objects: Path) -> list[str]:
+    stored = objects / oid[0:2] / oid[2:4] / oid
+    if stored.is_file() and stored.stat().st_size == size:
+        return []
+    return [f"{path} is an LFS pointer to {oid} ({format_size(size)}) but the Hub does not hold that object. "
+            "Fix: upload it with `git lfs push --all origin` (check `git lfs env` shows the Hub's LFS endpoint), "
+            "then push again."]
 
 
 def main() -> int:
     updates = [tuple(line.split()) for line in sys.stdin.read().splitlines() if line.strip()]
     objects = Path(os.environ.get("LOCALHUB_LFS_OBJECTS", "."))
     repo = GitRepo(Path("."))  # receive-pack runs hooks in the repo, quarantine visible via the environment
-    found = problems(repo, new_blobs(repo, updates), objects)
+    reject_binary = os.environ.get("LOCALHUB_REJECT_BINARY", "1") == "1"
+    found = problems(repo, new_blobs(repo, updates), objects, reject_binary)
     if not found:
         return 0
     sys.stderr.write("Your push was rejected by the Hub's checks:\n")

@@ -112,3 +112,17 @@ def test_partial_clone_without_blobs(hub, tmp_path):
     git("clone", "-q", "--filter=blob:none", url, str(clone))
     assert (clone / "a.txt").read_text() == "a\n"
     assert git("config", "remote.origin.partialclonefilter", cwd=clone).stdout.strip() == "blob:none"
+
+
+def test_binary_files_outside_lfs_are_rejected_unless_allowed(start_hub, tmp_path):
+    work = _work_repo(tmp_path / "work")
+    (work / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + os.urandom(3000))
+    (work / "notes.txt").write_text("plain text is fine\n")
+    _commit_all(work, "binary")
+    strict = start_hub()
+    proc = git("push", authed(create_repo(strict.url, "alice/x")), "main", cwd=work, check=False)
+    assert proc.returncode != 0
+    assert "image.png is a binary file not in Git LFS" in proc.stderr and "git lfs track" in proc.stderr
+    assert "notes.txt" not in proc.stderr
+    lenient = start_hub("--allow-binary")
+    git("push", authed(create_repo(lenient.url, "alice/x")), "main", cwd=work)
