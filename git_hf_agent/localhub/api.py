@@ -14,7 +14,7 @@ import json
 from urllib.parse import parse_qsl
 
 from git_hf_agent.hubconf import REPO_TYPES, RepoId
-from git_hf_agent.localhub.config import MAX_REGULAR_BLOB
+from git_hf_agent.localhub.config import BINARY_SNIFF, MAX_REGULAR_BLOB
 from git_hf_agent.localhub.gitrepo import GitError, GitRepo, pointer
 from git_hf_agent.localhub.server import Exchange, HttpError, Route, not_found, route
 from git_hf_agent.localhub.storage import StorageError, check_oid
@@ -223,6 +223,8 @@ def _parse_ndjson(ex: Exchange, raw: bytes) -> tuple[dict, list, list, list]:
                 raise HttpError(400, f"content of {path!r} is not base64") from None
             if len(content) > MAX_REGULAR_BLOB:
                 raise HttpError(400, f"{path} is larger than 10 MiB: upload it as an LFS file")
+            if b"\0" in content[:BINARY_SNIFF] and not ex.hub.config.allow_binary:
+                raise HttpError(400, f"{path} is a binary file: upload it as an LFS file")
             adds.append((path, content))
         elif key == "lfsFile":
             adds.append((path, _lfs_pointer(ex, value)))

@@ -16,6 +16,8 @@ GiB = 1024**3
 
 # The Hub rejects non-LFS files above 10 MB; issue 2 fixes the local limit at 10 MiB.
 MAX_REGULAR_BLOB = 10 * MiB
+# The Hub rejects binary files outside LFS; binary = a NUL byte in the first 8000 bytes (git's test).
+BINARY_SNIFF = 8000
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-from git_hf_agent.localhub.config import MAX_REGULAR_BLOB
+from git_hf_agent.localhub.config import BINARY_SNIFF, MAX_REGULAR_BLOB
 from git_hf_agent.localhub.gitrepo import POINTER_MAX, ZERO, GitRepo, parse_pointer
 from git_hf_agent.units import format_size
 
 MAX_SHOWN = 20
-BINARY_SNIFF = 8000  # git's own heuristic: a NUL byte in the first 8000 bytes means binary
 
 
 def new_blobs(repo: GitRepo, updates: list[tuple[str, ...]]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -95,3 +96,14 @@ def test_tokens_never_reach_the_log(hub):
     log = hub.log_path.read_text()
     assert "whoami-v2" in log
     assert TOKEN not in log and "hf_wrongButSecret123" not in log
+
+
+def test_commit_api_refuses_large_or_binary_regular_files(hub):
+    import base64
+
+    create_repo(hub.url, "alice/x")
+    for content, words in ((b"\0\1\2", "binary"), (b"x" * (10 * 1024 * 1024 + 1), "larger than 10 MiB")):
+        line = {"key": "file", "value": {"path": "f", "content": base64.b64encode(content).decode(), "encoding": "base64"}}
+        resp = requests.post(f"{hub.url}/api/models/alice/x/commit/main", data=json.dumps(line).encode(),
+                             headers=AUTH, timeout=30)
+        assert resp.status_code == 400 and words in resp.json()["error"]
