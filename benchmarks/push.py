@@ -19,6 +19,7 @@ and curl; installs the pinned huggingface_hub into ``benchmarks/.work/hf-venv``.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -108,6 +109,7 @@ class Bench:
         self.size_set = "quick" if args.quick else "full"
         self.work = args.work_dir.resolve()
         self.work.mkdir(parents=True, exist_ok=True)
+        self._lock = _exclusive(self.work / ".lock")
         base = {k: v for k, v in os.environ.items() if k not in _DROP}
         self.env = {**base, **hermetic_env(self.work)}
         self.repos: dict[str, tuple[Path, list[LfsFile]]] = {}
@@ -116,7 +118,7 @@ class Bench:
                   "basic": _contenders.basic}
         self.contenders = [makers[n]() for n in names]
         self.rows: list[Row] = []
-        self.hub_dir = (args.hub_dir or self.work).resolve()
+        self.hub_root = (args.hub_dir or self.work).resolve() / f"hub-{os.getpid()}"
 
     def server_args(self, capped: bool) -> list[str]:
         args = ["--multipart-threshold", THRESHOLD[self.size_set]]
@@ -135,7 +137,7 @@ class Bench:
         return self.repos[kind]
 
     def fresh_hub(self, capped: bool) -> ServeProcess:
-        root = self.hub_dir / "hub"
+        root = self.hub_root
         shutil.rmtree(root, ignore_errors=True)
         return ServeProcess(*self.server_args(capped), root=root, tokens={USER: TOKEN},
                             log_path=self.work / "serve.log")
@@ -155,8 +157,9 @@ class Bench:
                 measured = run_measured(["git", "push", "-q", "origin", "main"], cwd=repo, env=contender.env(self.env),
                                         match=contender.match, timeout=self.args.timeout)
             stats = hub.stats()
-        ok = measured.returncode == 0 and all(stored_ok(hub.root, o) for o in objects)
-        note = "" if ok else _failure_note(measured.returncode, measured.stderr)
+        bad = [o.name for o in objects if not stored_ok(hub.root, o)]
+        ok = measured.returncode == 0 and not bad
+        note = "" if ok else _failure_note(measured.returncode, measured.stderr, bad)
         s = measured.sampler
         return Row(scenario, contender.name, ok, measured.wall_s, total, clock.seconds or 0.0, s.peak_rss_sum,
                    s.peak_rss_one, s.cpu_s, s.processes, measured.client_cpu_s,
@@ -211,9 +214,27 @@ class Bench:
             print(status, flush=True)
 
 
-def _failure_note(code: int, stderr: str) -> str:
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` for the process's life: two benchmarks at once would
+    share the work dir and the two cores, and measure each other."""
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        sys.exit(f"another benchmark (pid {fh.read().strip() or '?'}) is running in {path.parent}; "
+                 "wait for it to finish: two at once measure each other")
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def _failure_note(code: int, stderr: str, bad: list[str]) -> str:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    return f"exit {code}: " + " | ".join(lines[-3:])[:300]
+    missing = f"; server copy missing or different: {', '.join(bad[:3])}" + (" ..." if len(bad) > 3 else "")
+    return (f"exit {code}: " + " | ".join(lines[-3:])[:300] + (missing if bad else "")).strip()
 
 
 def median_rows(rows: list[Row]) -> list[Row]:
@@ -241,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("curl is needed for the ceiling (apt-get install curl), or pass --no-ceiling")
     started = time.time()
     bench = Bench(args)
-    machine = machine_description() | {"local Hub state": str(bench.hub_dir)}
+    machine = machine_description() | {"local Hub state": str(bench.hub_root.parent)}
     try:
         bench.run()
     finally:
-        shutil.rmtree(bench.hub_dir / "hub", ignore_errors=True)
+        shutil.rmtree(bench.hub_root, ignore_errors=True)
     rows = median_rows(bench.rows)
     cap = parse_size(args.conn_rate)
     print()
