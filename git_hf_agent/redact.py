@@ -21,6 +21,10 @@ _SECRET_KEYS = {
 _HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{6,}\b")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer|token)?\s*[^\s'\",}]+")
 _URL = re.compile(r"https?://[^\s'\"<>]+")
+# ``key=value`` of a secret query key outside a full URL (e.g. urllib3's "url: /path?signature=..").
+_QUERY_SECRET = re.compile(
+    r"(?i)(?<![A-Za-z0-9_-])(" + "|".join(re.escape(k) for k in sorted(_SECRET_KEYS)) + r")=([^&\s'\"<>)]+)"
+)
 
 
 def redact_url(url: str) -> str:
@@ -47,5 +51,6 @@ def redact_text(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, MASK)
     text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={MASK}", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return _HF_TOKEN.sub(MASK, text)

@@ -29,7 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from git_hf_agent.agent.log import Log, elapsed_ms
-from git_hf_agent.redact import redact_url
+from git_hf_agent.redact import redact_text, redact_url
 
 RETRIABLE, EXPIRED, AUTH, FATAL = "retriable", "expired", "auth", "fatal"
 PRESIGNED = ("part", "basic", "complete")
@@ -167,13 +167,18 @@ def _body(resp: requests.Response) -> str:
 
 
 def _reason(exc: Exception) -> str:
-    name = type(exc).__name__
-    detail = str(exc)
-    if isinstance(exc, requests.Timeout):
-        name = "timeout"
-    elif "reset" in detail.lower() or "aborted" in detail.lower():
-        name = "connection reset"
-    return f"{name}: {detail[:300]}"
+    """A short, secret-free reason: the innermost urllib3 cause rather than requests' wrapper text."""
+    inner = exc.args[0] if exc.args else exc
+    inner = getattr(inner, "reason", inner)
+    detail = redact_text(str(inner))[:300]
+    lowered = f"{exc} {detail}".lower()
+    if isinstance(exc, requests.Timeout) or "timed out" in lowered:
+        kind = "timeout"
+    elif "reset" in lowered or "aborted" in lowered or "disconnected" in lowered or "broken pipe" in lowered:
+        kind = "connection reset"
+    else:
+        kind = "connection error"
+    return f"{kind}: {detail}"
 
 
 def _safe_headers(headers: Any) -> dict[str, str]:

@@ -113,3 +113,13 @@ def test_the_body_is_rewound_on_every_attempt(transport, rsps, tmp_path):
     finally:
         fd.close()
     assert seen == [b"SLICE-CONTENT"] * 3
+
+
+def test_network_error_text_carries_no_signature(transport):
+    # A real refused connection: urllib3's message repeats the path and query of the URL.
+    url = "http://127.0.0.1:9/part?uploadId=u&X-Amz-Signature=s3cr3tsig&signature=s3cr3t"
+    with pytest.raises(HttpFailure) as caught:
+        transport.request("part", "PUT", url, attempt=1, body=b"x")
+    text = caught.value.describe()
+    assert caught.value.retriable and "connection" in text
+    assert "s3cr3t" not in text and "uploadId=u" in text
