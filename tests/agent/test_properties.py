@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import requests
 import responses
@@ -15,6 +17,8 @@ from git_hf_agent.agent.log import Log
 from git_hf_agent.agent.main import run
 from git_hf_agent.agent.progress import Progress
 from git_hf_agent.agent.retry import Policy
+from git_hf_agent.agent.upload import MAX_REFRESHES
+from tests.agent.fakehub import FakeHub, connection_reset, init_line, make_object, upload_line
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -104,3 +108,37 @@ def test_progress_is_rate_limited_to_a_few_events_per_second():
     progress.finish()
     assert events[0] == 0.001              # the first bytes are reported at once
     assert len(events) <= 10 / 0.25 + 2    # then at most 4 per second
+
+
+_FAULTS = st.sampled_from([500, 503, 429, 408, (200, {}), "reset", (403, {}), (404, {})])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part_faults=st.lists(_FAULTS, max_size=10), complete_faults=st.lists(st.sampled_from([500, 503, "reset"]), max_size=3),
+       parallel=st.integers(1, 4), max_attempts=st.integers(1, 4))
+def test_any_fault_sequence_ends_in_one_clean_answer_with_exact_progress(
+        tmp_path, part_faults, complete_faults, parallel, max_attempts):
+    data = bytes(range(256)) * 30           # 7680 bytes, 4 parts of 2000
+    with tempfile.TemporaryDirectory(dir=tmp_path) as repo, \
+            responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        hub = FakeHub(rsps, data, 2000)
+        hub.fail("part", *[connection_reset() if f == "reset" else f for f in part_faults])
+        hub.fail("complete", *[connection_reset() if f == "reset" else f for f in complete_faults])
+        oid, path = make_object(Path(repo), data)
+        lines = [init_line(), upload_line(oid, len(data), path, hub.action()), '{"event":"terminate"}']
+        stdout = io.StringIO()
+        argv = ["--parallel", str(parallel), "--max-attempts", str(max_attempts), "--backoff", "0",
+                "--log", str(Path(repo) / "l.jsonl")]
+        assert run(io.StringIO("\n".join(lines) + "\n"), stdout, argv, stderr=io.StringIO()) == 0
+    out = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert out[0] == {}
+    completes = [m for m in out if m.get("event") == "complete"]
+    assert len(completes) == 1 and out[-1] is completes[0]
+    so_far = [m["bytesSoFar"] for m in out if m.get("event") == "progress"]
+    assert so_far == sorted(so_far) and all(0 <= s <= len(data) for s in so_far)
+    if "error" in completes[0]:   # a failure is reported only when the object is not stored
+        assert not hub.stored and "Next:" in completes[0]["error"]["message"]
+    else:                         # success only after the server stored it, progress ends at the size
+        assert hub.stored and so_far[-1] == len(data)
+    # attempts stay bounded: per part, max_attempts per URL generation, at most 1 + MAX_REFRESHES generations
+    assert hub.calls("part") <= hub.nparts * max_attempts * (1 + MAX_REFRESHES)
