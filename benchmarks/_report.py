@@ -53,6 +53,24 @@ def _table(rows, ours) -> None:
               f"| {_mb(r.server_bytes)} | {result} |")
 
 
+def _chaos_table(rows) -> None:
+    """One line per injected fault: did each contender's push land (sha256 verified), and how long it took."""
+    names = list(dict.fromkeys(r.contender for r in rows))
+    print("| fault (fires once) | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for fault in dict.fromkeys(r.fault for r in rows):
+        cells = []
+        for name in names:
+            r = next((x for x in rows if x.fault == fault and x.contender == name), None)
+            if r is None:
+                cells.append("-")
+            elif r.ok:
+                cells.append(f"ok in {r.seconds:.1f} s (sha256 verified)")
+            else:
+                cells.append(f"FAILED after {r.seconds:.1f} s: {r.note[:160]}")
+        print(f"| `{fault}` | " + " | ".join(cells) + " |")
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if a and b else "-"
 
@@ -121,7 +139,10 @@ def print_report(rows, machine: dict, args, cap: int, elapsed: float, described:
         group = [r for r in rows if r.scenario == scenario]
         ours = next((r for r in group if r.contender == "ours"), None)
         print(f"\n### {scenario}: {described[scenario]}\n")
-        _table(group, ours)
+        if scenario == "chaos":
+            _chaos_table(group)
+        else:
+            _table(group, ours)
     print("\n## Targets (issue 5)\n")
     failed = False
     for name, passed, figures in _targets(rows, args, cap):

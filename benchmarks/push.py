@@ -43,8 +43,10 @@ from tests.support import _DROP, TOKEN, USER, authed, create_repo, git, hermetic
 
 GiB, MiB = 1024**3, 1024**2
 CONTENT = {
-    "full": {"big": [("big.bin", 6 * GiB)], "many": [(f"file-{i:02d}.bin", 300 * MiB) for i in range(20)]},
-    "quick": {"big": [("big.bin", 768 * MiB)], "many": [(f"file-{i:02d}.bin", 96 * MiB) for i in range(8)]},
+    "full": {"big": [("big.bin", 6 * GiB)], "many": [(f"file-{i:02d}.bin", 300 * MiB) for i in range(20)],
+             "chaos": [("chaos.bin", 256 * MiB)]},
+    "quick": {"big": [("big.bin", 768 * MiB)], "many": [(f"file-{i:02d}.bin", 96 * MiB) for i in range(8)],
+              "chaos": [("chaos.bin", 128 * MiB)]},
 }
 # Same for every contender and scenario: files above this go multipart for both agents.
 THRESHOLD = {"full": "100MiB", "quick": "32MiB"}
@@ -53,7 +55,13 @@ SCENARIOS = {  # name: (content, capped, measure the curl ceiling)
     "many-capped": ("many", True, False),
     "big-uncapped": ("big", False, True),
     "many-uncapped": ("many", False, False),
+    "chaos": ("chaos", False, False),
 }
+# The chaos scenario: one push per fault and multipart contender, default client options. Each rule
+# fires once (":1:1"), the kind of blip a long push meets; a stall outlasts our agent's 60 s timeout.
+CHAOS_FAULTS = ("part:500:1:1", "part:reset:1:1", "part:429:1:1", "part:no-etag:1:1", "complete:503:1:1",
+                "part:stall:1:1")
+STALL_SECONDS = "75"
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Row:
     client_cpu_s: float = 0.0
     server_bytes: int = 0
     note: str = ""
+    fault: str = ""
 
     @property
     def mbps(self) -> float:
@@ -120,8 +129,10 @@ class Bench:
         self.rows: list[Row] = []
         self.hub_root = (args.hub_dir or self.work).resolve() / f"hub-{os.getpid()}"
 
-    def server_args(self, capped: bool) -> list[str]:
+    def server_args(self, capped: bool, fault: str = "") -> list[str]:
         args = ["--multipart-threshold", THRESHOLD[self.size_set]]
+        if fault:
+            args += ["--fault", fault, "--stall-seconds", STALL_SECONDS]
         if self.args.chunk_size:
             args += ["--chunk-size", self.args.chunk_size]
         if capped:
@@ -136,19 +147,19 @@ class Bench:
             self.repos[kind] = (repo, build_repo(repo, files, stamp=f"bench-{kind}", env=self.env))
         return self.repos[kind]
 
-    def fresh_hub(self, capped: bool) -> ServeProcess:
+    def fresh_hub(self, capped: bool, fault: str = "") -> ServeProcess:
         root = self.hub_root
         shutil.rmtree(root, ignore_errors=True)
-        return ServeProcess(*self.server_args(capped), root=root, tokens={USER: TOKEN},
+        return ServeProcess(*self.server_args(capped, fault), root=root, tokens={USER: TOKEN},
                             log_path=self.work / "serve.log")
 
-    def push(self, scenario: str, contender: _contenders.Contender) -> Row:
+    def push(self, scenario: str, contender: _contenders.Contender, fault: str = "") -> Row:
         kind, capped, _ = SCENARIOS[scenario]
         repo, objects = self.content(kind)
         total = sum(o.size for o in objects)
         if not contender.supports([o.size for o in objects]):
             return Row(scenario, contender.name, False, 0, total, note="n/a: object > 5 GiB needs multipart")
-        with self.fresh_hub(capped) as hub:
+        with self.fresh_hub(capped, fault) as hub:
             url = create_repo(hub.url, f"{USER}/bench-{kind}")
             git("remote", "remove", "origin", cwd=repo, env=self.env, check=False)
             git("remote", "add", "origin", authed(url), cwd=repo, env=self.env)
@@ -163,7 +174,7 @@ class Bench:
         s = measured.sampler
         return Row(scenario, contender.name, ok, measured.wall_s, total, clock.seconds or 0.0, s.peak_rss_sum,
                    s.peak_rss_one, s.cpu_s, s.processes, measured.client_cpu_s,
-                   sum(stats.get("bytes_received", {}).values()), note)
+                   sum(stats.get("bytes_received", {}).values()), note, fault)
 
     def ceiling(self, scenario: str) -> Row:
         kind, capped, _ = SCENARIOS[scenario]
@@ -181,16 +192,22 @@ class Bench:
         return Row(scenario, f"curl x{self.args.parallel}", ok, seconds, total, transfer, client_cpu_s=cpu,
                    server_bytes=sum(stats.get("bytes_received", {}).values()), note=note)
 
-    def plan(self) -> list[tuple[str, str | None]]:
-        """(scenario, contender name or None for the curl ceiling), contenders alternating."""
+    def plan(self) -> list[tuple[str, str | None, str]]:
+        """(scenario, contender name or None for the curl ceiling, fault), contenders alternating."""
         runs = []
         names = [c.name for c in self.contenders]
+        multipart = [n for n in names if n != "basic"]
         for rnd in range(self.args.rounds):
             for i, scenario in enumerate(self.args.scenarios.split(",")):
+                if scenario == "chaos":
+                    for j, fault in enumerate(CHAOS_FAULTS):
+                        shift = (i + j + rnd) % max(1, len(multipart))
+                        runs += [(scenario, n, fault) for n in multipart[shift:] + multipart[:shift]]
+                    continue
                 shift = (i + rnd) % len(names)
-                runs += [(scenario, n) for n in names[shift:] + names[:shift]]
+                runs += [(scenario, n, "") for n in names[shift:] + names[:shift]]
                 if SCENARIOS[scenario][2] and not self.args.no_ceiling:
-                    runs.append((scenario, None))
+                    runs.append((scenario, None, ""))
         return runs
 
     def described(self) -> dict[str, str]:
@@ -198,17 +215,18 @@ class Bench:
         out = {}
         for name, (kind, capped, _) in SCENARIOS.items():
             files = CONTENT[self.size_set][kind]
+            fault = "ENDPOINT:KIND:1:1" if name == "chaos" else ""
             out[name] = (f"{len(files)} x {files[0][1] / MiB:,.0f} MiB; "
-                         f"`git hf serve {' '.join(self.server_args(capped))}`")
+                         f"`git hf serve {' '.join(self.server_args(capped, fault))}`")
         return out
 
     def run(self) -> None:
         by_name = {c.name: c for c in self.contenders}
         runs = self.plan()
-        for n, (scenario, name) in enumerate(runs, 1):
-            label = name or "curl ceiling"
+        for n, (scenario, name, fault) in enumerate(runs, 1):
+            label = (name or "curl ceiling") + (f" with --fault {fault}" if fault else "")
             print(f"[run {n}/{len(runs)}] {scenario}: {label} ...", end=" ", flush=True)
-            row = self.ceiling(scenario) if name is None else self.push(scenario, by_name[name])
+            row = self.ceiling(scenario) if name is None else self.push(scenario, by_name[name], fault)
             self.rows.append(row)
             status = f"{row.mbps:.1f} MB/s in {row.seconds:.1f} s" if row.ok else f"FAILED {row.note}"
             print(status, flush=True)
@@ -234,14 +252,15 @@ def _exclusive(path: Path):
 def _failure_note(code: int, stderr: str, bad: list[str]) -> str:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     missing = f"; server copy missing or different: {', '.join(bad[:3])}" + (" ..." if len(bad) > 3 else "")
-    return (f"exit {code}: " + " | ".join(lines[-3:])[:300] + (missing if bad else "")).strip()
+    # " / " joins the lines: the note lands in a Markdown table cell, where "|" would split it.
+    return (f"exit {code}: " + " / ".join(lines[-3:])[:300] + (missing if bad and code == 0 else "")).strip()
 
 
 def median_rows(rows: list[Row]) -> list[Row]:
     """One row per (scenario, contender): the run with the median MB/s (all rounds kept in JSON)."""
     groups: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
-        groups.setdefault((row.scenario, row.contender), []).append(row)
+        groups.setdefault((row.scenario, row.contender, row.fault), []).append(row)
     out = []
     for group in groups.values():
         ranked = sorted(group, key=lambda r: r.mbps)
