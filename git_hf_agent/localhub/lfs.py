@@ -80,7 +80,7 @@ def _upload_object(ex: Exchange, repo_path: str, oid: str, size: int, multipart:
     base, signer = ex.public_url, hub.signer
     verify = {"href": f"{base}/{repo_path}.git/info/lfs/objects/verify", **signer.expiry()}
     if multipart and _large(ex, size):
-        upload, new = hub.storage.start_upload(oid, size, cfg.chunk_size)
+        upload, new = hub.storage.uploads.start(oid, size, cfg.chunk_size)
         if new:
             hub.stats.bump("uploads_started")
         header = {"chunk_size": str(upload.chunk_size)}
@@ -128,7 +128,7 @@ def put_part(ex: Exchange, oid: str) -> None:
     ex.hub.signer.check("PUT", ex.route_path, ex.query)
     if _s3_body_rules(ex):
         return
-    upload = ex.hub.storage.get_upload(oid)
+    upload = ex.hub.storage.uploads.get(oid)
     if upload is None or upload.upload_id != ex.query.get("uploadId"):
         ex.drain()
         return ex.send_xml(404, "NoSuchUpload", "The specified multipart upload does not exist")
@@ -142,7 +142,8 @@ def put_part(ex: Exchange, oid: str) -> None:
     if ex.fault is not None and ex.fault.kind == "no-etag":
         ex.drain()  # accepted on the wire, never recorded: the client cannot complete with it
         return ex.send_bytes(200, b"", "application/octet-stream")
-    etag, size = ex.hub.storage.store_part(upload, number, ex.body_blocks())
+    length = int(ex.headers["Content-Length"])  # present: _s3_body_rules checked it
+    etag, size = ex.hub.storage.uploads.write_part(upload, number, length, ex.body_blocks())
     ex.hub.stats.part_stored(oid, number, size)
     ex.send_bytes(200, b"", "application/octet-stream", {"ETag": f'"{etag}"'})
 
@@ -213,13 +214,13 @@ def complete(ex: Exchange) -> None:
         raise HttpError(400, "'parts' must be a list of {partNumber: int, etag: str}")
     storage = ex.hub.storage
     with storage.lock(f"oid:{oid}"):
-        upload = storage.get_upload(oid)
+        upload = storage.uploads.get(oid)
         if upload is None or upload.upload_id != ex.query.get("uploadId"):
             if storage.object_size(oid) is not None:  # a repeated completion after success
                 return ex.send_json(200, {"oid": oid, "size": storage.object_size(oid)})
             raise HttpError(404, f"no multipart upload in progress for {oid}")
         pairs = [(p["partNumber"], p["etag"].strip().strip('"')) for p in parts]
-        new = storage.complete_upload(upload, pairs)
+        new = storage.uploads.complete(upload, pairs, storage.publish)
     ex.hub.stats.bump("completions")
     if new:
         ex.hub.stats.bump("objects_stored")

@@ -146,7 +146,11 @@ class Exchange(BaseHTTPRequestHandler):
         except HttpError as exc:
             self._error(exc.status, exc.message, exc.headers)
         except StorageError as exc:
-            self._error(exc.status, exc.message)
+            if self.kind in XML_KINDS:  # storage URLs answer like S3
+                code = {404: "NoSuchKey" if self.kind == "download" else "NoSuchUpload"}.get(exc.status, "InvalidRequest")
+                self.send_xml(exc.status, code, exc.message)
+            else:
+                self._error(exc.status, exc.message)
         except SignatureError as exc:
             self.send_xml(403, exc.code, exc.message)
         except (ConnectionError, TimeoutError, socket.timeout):

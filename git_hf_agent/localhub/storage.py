@@ -7,7 +7,7 @@ Layout (documented in docs/local-hub.md):
   all repos; an object appears there only by an atomic rename after its size and
   sha256 were checked, so nothing half-written is ever served;
 - ``ROOT/lfs/incomplete/``: single-PUT temp files and multipart uploads
-  (``{oid}/upload.json`` + one ``{part:05d}-{md5}.part`` file per received part);
+  (``{oid}/``, see :mod:`uploads`);
 - ``ROOT/secret.key``: the HMAC key of presigned URLs (mode 0600).
 """
 
@@ -16,56 +16,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from git_hf_agent.hubconf import RepoId
+from git_hf_agent.localhub.errors import StorageError, check_oid  # noqa: F401 - re-exported
+from git_hf_agent.localhub.uploads import Uploads
 
-OID = re.compile(r"^[0-9a-f]{64}$")
-BLOCK = 8 * 1024 * 1024
 _HOOK = """#!/bin/sh
 # Installed by git hf serve: reject pushes the Hugging Face Hub would reject.
 exec "${LOCALHUB_PYTHON:-python3}" -m git_hf_agent.localhub.hook
 """
-
-
-class StorageError(Exception):
-    """A request the store cannot satisfy; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def check_oid(oid: str) -> str:
-    """Return ``oid`` if it is 64 lower-case hex digits, else StorageError 400."""
-    if not OID.match(oid or ""):
-        raise StorageError(400, f"invalid oid {oid[:80]!r}: expected 64 lower-case hex digits (sha256)")
-    return oid
-
-
-@dataclass
-class Upload:
-    """A multipart upload in progress (persisted in ``upload.json``)."""
-
-    oid: str
-    size: int
-    chunk_size: int
-    upload_id: str
-
-    @property
-    def part_count(self) -> int:
-        return max(1, -(-self.size // self.chunk_size))
-
-    def part_size(self, number: int) -> int:
-        return min(self.chunk_size, self.size - (number - 1) * self.chunk_size)
 
 
 class Storage:
@@ -78,8 +43,9 @@ class Storage:
         self.incomplete = self.root / "lfs" / "incomplete"
         for d in (self.repos, self.objects, self.incomplete):
             d.mkdir(parents=True, exist_ok=True)
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
+        self.uploads = Uploads(self.incomplete, lambda oid: self.lock(f"oid:{oid}"))
 
     def secret(self) -> bytes:
         """The HMAC key of presigned URLs, kept in ROOT so URLs survive a restart on the same root."""
@@ -92,10 +58,10 @@ class Storage:
             fh.write(os.urandom(32))
         return path.read_bytes()
 
-    def lock(self, key: str) -> threading.Lock:
-        """A per-key lock (per oid or per repo) serialising completions and commits."""
+    def lock(self, key: str) -> threading.RLock:
+        """A per-key lock (``oid:<oid>`` or ``repo:<path>``) serialising completions, pre-hashing and commits."""
         with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+            return self._locks.setdefault(key, threading.RLock())
 
     # ---- repos -------------------------------------------------------------------------
     def repo_dir(self, repo: RepoId) -> Path:
@@ -154,7 +120,7 @@ class Storage:
         except FileNotFoundError:
             return None
 
-    def _publish(self, tmp: Path, oid: str) -> bool:
+    def publish(self, tmp: Path, oid: str) -> bool:
         """Atomically move a verified temp file into the store; False if it was already there."""
         dest = self.object_path(oid)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -175,89 +141,9 @@ class Storage:
         try:
             sha, total = _write_hashed(tmp, blocks, hashlib.sha256())
             _check_content(oid, size, total, sha)
-            return self._publish(tmp, oid)
+            return self.publish(tmp, oid)
         finally:
             tmp.unlink(missing_ok=True)
-
-    # ---- multipart uploads -------------------------------------------------------------
-    def _upload_dir(self, oid: str) -> Path:
-        return self.incomplete / check_oid(oid)
-
-    def get_upload(self, oid: str) -> Upload | None:
-        try:
-            data = json.loads((self._upload_dir(oid) / "upload.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return Upload(**data)
-
-    def start_upload(self, oid: str, size: int, chunk_size: int) -> tuple[Upload, bool]:
-        """The upload for ``oid`` (reusing one in progress with the same size); True if new."""
-        with self.lock(f"oid:{oid}"):
-            current = self.get_upload(oid)
-            if current is not None and current.size == size:
-                return current, False
-            if current is not None:
-                shutil.rmtree(self._upload_dir(oid), ignore_errors=True)
-            upload = Upload(oid, size, chunk_size, uuid.uuid4().hex)
-            d = self._upload_dir(oid)
-            d.mkdir(parents=True, exist_ok=True)
-            tmp = d / f"upload.{uuid.uuid4().hex}.tmp"
-            tmp.write_text(json.dumps(upload.__dict__))
-            os.replace(tmp, d / "upload.json")
-            return upload, True
-
-    def store_part(self, upload: Upload, number: int, blocks) -> tuple[str, int]:
-        """Store one part from byte blocks; returns (md5 hex etag, bytes). Latest PUT wins."""
-        d = self._upload_dir(upload.oid)
-        tmp = d / f"{number:05d}.{uuid.uuid4().hex}.tmp"
-        try:
-            etag, total = _write_hashed(tmp, blocks, hashlib.md5())
-            final = d / f"{number:05d}-{etag}.part"
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        for other in d.glob(f"{number:05d}-*.part"):
-            if other != final:
-                other.unlink(missing_ok=True)
-        return etag, total
-
-    def complete_upload(self, upload: Upload, parts: list[tuple[int, str]]) -> bool:
-        """Assemble the parts named by (number, etag), check size and sha256, publish. True if new."""
-        d = self._upload_dir(upload.oid)
-        expected = list(range(1, upload.part_count + 1))
-        numbers = [n for n, _ in parts]
-        if numbers != expected:
-            raise StorageError(400, f"parts must be numbered 1..{upload.part_count} in order, got {_short(numbers)}")
-        files = []
-        for number, etag in parts:
-            path = d / f"{number:05d}-{etag}.part"
-            if not path.is_file():
-                have = [p.name.split("-")[1][:-5] for p in d.glob(f"{number:05d}-*.part")]
-                raise StorageError(
-                    400, f"ETag mismatch for part {number}: got {etag!r}, stored {have[0] if have else 'nothing'}"
-                )
-            if path.stat().st_size != upload.part_size(number):
-                raise StorageError(
-                    400, f"part {number} has {path.stat().st_size} bytes, expected {upload.part_size(number)}"
-                )
-            files.append(path)
-        tmp = self.temp_file(upload.oid)
-        digest = hashlib.sha256()
-        total = 0
-        try:
-            with open(tmp, "wb") as out:
-                for path in files:
-                    with open(path, "rb") as src:
-                        while block := src.read(BLOCK):
-                            digest.update(block)
-                            out.write(block)
-                            total += len(block)
-            _check_content(upload.oid, upload.size, total, digest.hexdigest())
-            new = self._publish(tmp, upload.oid)
-        finally:
-            tmp.unlink(missing_ok=True)
-        shutil.rmtree(d, ignore_errors=True)
-        return new
 
     def open_object(self, oid: str):
         """Open a stored object for reading; StorageError 404 when absent."""
@@ -268,14 +154,8 @@ class Storage:
 
 
 def _write_hashed(path: Path, blocks, hasher) -> tuple[str, int]:
-    """Write byte blocks to a new file while hashing them; (hex digest, bytes written).
-
-    StorageError 404 when the directory vanished (the upload was completed or restarted meanwhile).
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileNotFoundError:
-        raise StorageError(404, "The specified multipart upload does not exist") from None
+    """Write byte blocks to a new file while hashing them; (hex digest, bytes written)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     total = 0
     try:
         for block in blocks:
@@ -294,7 +174,3 @@ def _check_content(oid: str, size: int, total: int, sha: str) -> None:
         raise StorageError(400, f"size mismatch for {oid}: received {total} bytes, expected {size}")
     if sha != oid:
         raise StorageError(400, f"sha256 mismatch: content hashes to {sha}, not the oid {oid}")
-
-
-def _short(items: list) -> str:
-    return str(items if len(items) <= 8 else [*items[:4], "...", *items[-2:]])

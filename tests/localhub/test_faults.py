@@ -91,7 +91,7 @@ def test_git_fault_fails_one_git_request(start_hub, tmp_path):
 def test_seeded_fault_draws_are_reproducible(start_hub):
     def pattern():
         hub, data, urls = _multipart(start_hub, "part:500:0.5", extra=("--seed", "7"))
-        return [requests.put(urls[0], data=b"", timeout=30).status_code for _ in range(12)]
+        return [requests.put(urls[0], data=data[:MiB], timeout=30).status_code for _ in range(12)]
 
     first = pattern()
     assert first == pattern() and set(first) == {200, 500}

@@ -67,6 +67,7 @@ def test_multipart_upload_is_assembled_checked_and_served(start_hub):
 
 
 def test_completion_rejects_a_wrong_etag_and_wrong_content_and_serves_nothing(start_hub):
+    """ETags are checked first; content that does not hash to the oid discards the upload."""
     hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
     create_repo(hub.url, "alice/x")
     data = b"a" * (2 * MiB + 5)
@@ -85,6 +86,20 @@ def test_completion_rejects_a_wrong_etag_and_wrong_content_and_serves_nothing(st
     assert resp.status_code == 400 and "sha256 mismatch" in resp.json()["error"]
     assert "error" in batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
     assert hub.stats()["objects_stored"] == 0
+    # The spoiled upload is gone: a new batch starts a fresh one, which completes.
+    fresh = upload_action(hub.url, "alice/x", data)
+    assert fresh["href"].split("uploadId=")[1][:32] != action["href"].split("uploadId=")[1][:32]
+    assert complete(fresh, data, put_parts(fresh, data)).status_code == 200
+
+
+def test_a_part_of_the_wrong_length_is_refused(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    urls = part_urls(upload_action(hub.url, "alice/x", bytes(2 * MiB + 1)))
+    assert requests.put(urls[0], data=bytes(MiB + 1), timeout=30).status_code == 400
+    last = requests.put(urls[2], data=b"z", timeout=30)
+    assert last.status_code == 200 and last.headers["ETag"] == '"%s"' % hashlib.md5(b"z").hexdigest()
+    assert hub.stats()["part_puts"] == 1
 
 
 def test_a_new_batch_for_an_upload_in_progress_keeps_its_id_and_parts(start_hub):
@@ -145,7 +160,7 @@ def test_single_put_with_wrong_content_is_rejected(hub):
     data = b"right content"
     action = upload_action(hub.url, "alice/x", data)
     resp = requests.put(action["href"], data=b"wrong content", timeout=30)
-    assert resp.status_code == 400 and "sha256 mismatch" in resp.json()["error"]
+    assert resp.status_code == 400 and "sha256 mismatch" in resp.text and "<Error>" in resp.text
     assert hub.stats()["objects_stored"] == 0
 
 
@@ -191,3 +206,21 @@ def test_storage_puts_need_a_content_length_like_s3(start_hub):
     chunked = requests.put(url, data=iter([b"a" * 1000, b"b" * 1000]), timeout=30)  # a generator -> chunked
     assert chunked.status_code == 501 and "NotImplemented" in chunked.text
     assert hub.stats()["part_puts"] == 0
+
+
+def test_a_part_replaced_after_pre_assembly_is_what_gets_stored(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB, three parts
+    action = upload_action(hub.url, "alice/x", data)
+    urls = part_urls(action)
+    wrong = requests.put(urls[0], data=b"w" * MiB, timeout=30).headers["ETag"]
+    rest = [requests.put(u, data=data[n * MiB:(n + 1) * MiB], timeout=30).headers["ETag"] for n, u in
+            enumerate(urls[1:], 1)]
+    time.sleep(0.5)  # let the background pre-hash take in the wrong part 1 (and 2, 3)
+    right = requests.put(urls[0], data=data[:MiB], timeout=30).headers["ETag"]
+    assert right != wrong
+    parts = [{"partNumber": n, "etag": e} for n, e in enumerate([right, *rest], 1)]
+    assert complete(action, data, parts).status_code == 200
+    href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
