@@ -474,6 +474,8 @@ class HubServer(ThreadingHTTPServer):
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        if ":" in hub.config.host:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__((hub.config.host, hub.config.port), Exchange)
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in str(host) else host
