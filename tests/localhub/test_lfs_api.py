@@ -224,3 +224,25 @@ def test_a_part_replaced_after_pre_assembly_is_what_gets_stored(start_hub):
     assert complete(action, data, parts).status_code == 200
     href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
     assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
+
+
+def test_parallel_and_repeated_part_puts_assemble_the_right_object(start_hub):
+    from concurrent.futures import ThreadPoolExecutor
+
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = hashlib.sha256(b"seed").digest() * (16 * MiB // 32) + b"tail"  # 16 MiB + 4 B, 17 parts
+    action = upload_action(hub.url, "alice/x", data)
+    urls = part_urls(action)
+    jobs = [n for n in range(1, len(urls) + 1)] * 2  # every part twice, in parallel, in any order
+
+    def put(n):
+        return n, requests.put(urls[n - 1], data=data[(n - 1) * MiB:n * MiB], timeout=60).headers["ETag"]
+
+    with ThreadPoolExecutor(8) as pool:
+        etags = dict(pool.map(put, reversed(jobs)))
+    parts = [{"partNumber": n, "etag": etags[n]} for n in sorted(etags)]
+    assert complete(action, data, parts).status_code == 200
+    href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
+    assert hub.stats()["parts"][oid(data)] == {str(n): 2 for n in range(1, 18)}
