@@ -135,11 +135,11 @@ class Uploads:
         if total != expected:
             raise StorageError(400, f"part {number}: received {total} bytes, expected {expected}")
         etag = md5.hexdigest()
-        try:
-            _write_atomic(self.dir(upload.oid) / f"{number:05d}.etag", etag.encode())
-        except FileNotFoundError:  # completed or restarted while this part was arriving
-            raise StorageError(404, "The specified multipart upload does not exist") from None
         with self._lock(upload.oid):
+            current = self.get(upload.oid)
+            if current is None or current.upload_id != upload.upload_id:  # completed or restarted meanwhile
+                raise StorageError(404, "The specified multipart upload does not exist")
+            _write_atomic(self.dir(upload.oid) / f"{number:05d}.etag", etag.encode())
             if number <= len(state.hashed) and state.hashed[number - 1] != etag:
                 state.digest, state.hashed = hashlib.sha256(), []  # hashed bytes were replaced
         self._queue.put(upload)
