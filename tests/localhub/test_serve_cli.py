@@ -79,3 +79,10 @@ def test_hrefs_follow_the_host_the_client_used(start_hub):
     create_repo(via_localhost, "alice/x")
     action = batch(via_localhost, "alice/x", [("a" * 64, 10)]).json()["objects"][0]["actions"]
     assert action["upload"]["href"].startswith(f"{via_localhost}/_lfs/objects/")
+
+
+def test_the_base_url_lists_the_repos(hub):
+    create_repo(hub.url, "alice/x")
+    create_repo(hub.url, "alice/d", "dataset")
+    page = requests.get(hub.url + "/", timeout=10).text
+    assert f"{hub.url}/alice/x\n" in page and f"{hub.url}/datasets/alice/d\n" in page
