@@ -73,6 +73,14 @@ for cmd in git-hf git-hf-agent; do
   ln -sfn "$here/.venv/bin/$cmd" "$bindir/$cmd"
 done
 say "linked git-hf and git-hf-agent into $bindir"
+
+# git turns `git hf --help` into `man git-hf`: install a page generated from the same help text.
+if [ "$bindir" = /usr/local/bin ]; then mandir=/usr/local/share/man/man1; else mandir="$HOME/.local/share/man/man1"; fi
+if mkdir -p "$mandir" 2>/dev/null && .venv/bin/python -m git_hf_agent.cli.manpage >"$mandir/git-hf.1.tmp" 2>>"$log"; then
+  mv "$mandir/git-hf.1.tmp" "$mandir/git-hf.1"
+else
+  rm -f "$mandir/git-hf.1.tmp"; say "note: could not write the man page (git hf --help); 'git hf -h' works anyway"
+fi
 case ":$PATH:" in
   *":$bindir:"*) ;;
   *) say "note: $bindir is not on your PATH; add it (e.g. echo 'export PATH=\"$bindir:\$PATH\"' >> ~/.bashrc) so 'git hf' works" ;;
