@@ -145,9 +145,9 @@ class TransferClock:
 
     Starts at the first LFS batch request and stops once the server has accepted
     every byte of the pushed objects (2xx part PUTs plus basic PUTs). It leaves
-    out git's own work before the batch call and the completion, where the local
-    Hub copies and hashes the whole object (the real Hub's storage does that
-    server-side); so it isolates what the transfer agent is responsible for.
+    out git's own work before the batch call and the completion step (whose cost
+    is the server's: the real Hub's storage assembles parts on its side); so it
+    isolates what the transfer agent is responsible for.
     """
 
     def __init__(self, stats: Callable[[], dict], total: int, interval: float = 0.1) -> None:

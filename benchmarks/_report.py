@@ -131,9 +131,8 @@ def print_report(rows, machine: dict, args, cap: int, elapsed: float, described:
     print(f"- total benchmark time: {elapsed / 60:.1f} min")
     print("\nMB/s push: bytes / wall time of `git push` (what a user waits). MB/s transfer: bytes / time from "
           "the first LFS batch request to the last object byte accepted by the server (/_local/stats polled "
-          "every 0.1 s; leaves out git's own work and the local Hub's completion, which copies and hashes "
-          "the whole object). Agent = the transfer processes git-lfs starts (for basic: git-lfs itself). "
-          "MB = 10^6 bytes.")
+          "every 0.1 s; leaves out git's own work before the batch call and the completion step). "
+          "Agent = the transfer processes git-lfs starts (for basic: git-lfs itself). MB = 10^6 bytes.")
     scenarios = list(dict.fromkeys(r.scenario for r in rows))
     for scenario in scenarios:
         group = [r for r in rows if r.scenario == scenario]
