@@ -37,6 +37,7 @@ from _content import LfsFile, build_repo, stored_ok  # noqa: E402
 from _measure import TransferClock, run_measured  # noqa: E402
 from _report import machine_description, print_report  # noqa: E402
 
+from git_hf_agent.agent.main import DEFAULT_PARALLEL  # noqa: E402
 from git_hf_agent.localhub.process import ServeProcess  # noqa: E402
 from git_hf_agent.units import parse_size  # noqa: E402
 from tests.support import _DROP, TOKEN, USER, authed, create_repo, git, hermetic_env  # noqa: E402
@@ -98,7 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}")
     ap.add_argument("--contenders", default="ours,hf,basic", help="comma list of ours, hf, basic")
     ap.add_argument("--work-dir", type=Path, default=HERE / ".work", help="scratch space (default benchmarks/.work)")
-    ap.add_argument("--parallel", type=int, default=8, help="our agent's --parallel (parts in flight; default 8)")
+    ap.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
+                    help=f"our agent's --parallel (parts in flight; default: the agent's own, {DEFAULT_PARALLEL})")
     ap.add_argument("--conn-rate", default="25MB", help="per-connection cap of the capped scenarios (default 25MB)")
     ap.add_argument("--chunk-size", default=None, help="server --chunk-size for every run (default: server's)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every run this many times (median reported)")

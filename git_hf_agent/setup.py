@@ -69,7 +69,7 @@ def configure(path: Path | None = None, *, global_: bool = False, endpoint: str 
     agent is not installed.
     """
     if parallel is not None and parallel < 1:
-        raise HfError(f"--parallel must be at least 1, not {parallel}", "pass --parallel 8 (the default) or more")
+        raise HfError(f"--parallel must be at least 1, not {parallel}", "pass --parallel 10 (the default) or another positive number")
     base = hubconf.endpoint(endpoint)
     _check_endpoint(base)
     repo = None if global_ else _require_repo(path)

@@ -17,7 +17,7 @@ from git_hf_agent.setup import configure, credential_url
 @click.option("--global", "global_", is_flag=True, help="Configure your global git config instead of one repo.")
 @click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co).")
 @click.option("--parallel", type=click.IntRange(min=1), metavar="N",
-              help="Parts the agent uploads at once per file (written to the agent's args; default 8).")
+              help="Parts the agent uploads at once per file (written to the agent's args; default 10).")
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
 def cli(path: Path | None, global_: bool, endpoint: str | None, parallel: int | None, dry_run: bool) -> None:
     """Configure git, git-lfs and the multipart agent for the Hub (idempotent).
