@@ -144,7 +144,7 @@ class Bench:
     def content(self, kind: str) -> tuple[Path, list[LfsFile]]:
         if kind not in self.repos:
             files = CONTENT[self.size_set][kind]
-            print(f"[setup] building {kind} repo ({len(files)} x {files[0][1] / MiB:.0f} MiB)", flush=True)
+            print(f"[setup] {kind} repo ({len(files)} x {files[0][1] / MiB:.0f} MiB)", flush=True)
             repo = self.work / f"repo-{self.size_set}-{kind}"
             self.repos[kind] = (repo, build_repo(repo, files, stamp=f"bench-{kind}", env=self.env))
         return self.repos[kind]
