@@ -87,7 +87,7 @@ def _check(name: str, num, den, factor: float, figure: str) -> tuple[str, bool |
             texts.append(f"{label}: not measured")
             continue
         results.append(a >= factor * b)
-        texts.append(f"{label}: {a:.1f} / {b:.1f} = {a / b:.2f}{figure} ({'met' if results[-1] else 'missed'})")
+        texts.append(f"{label}: {a:.1f} / {b:.1f} = {a / b:.3f}{figure} ({'met' if results[-1] else 'missed'})")
     passed = all(results) if results else None
     return name, passed, "; ".join(texts)
 
