@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 
 from git_hf_agent.hubconf import REPO_TYPES, RepoId
 from git_hf_agent.localhub.config import BINARY_SNIFF, MAX_REGULAR_BLOB
-from git_hf_agent.localhub.gitrepo import GitError, GitRepo, pointer
+from git_hf_agent.lfspointer import Pointer
+from git_hf_agent.localhub.gitrepo import GitError, GitRepo
 from git_hf_agent.localhub.server import Exchange, HttpError, Route, not_found, route
 from git_hf_agent.localhub.storage import StorageError, check_oid
 
@@ -100,9 +101,9 @@ def repo_info(ex: Exchange, type: str, ns: str, name: str, rev: str | None = Non
     if commit:
         for e in git.entries(commit, recursive=True):
             if e.type == "file":
-                item = {"rfilename": e.path, "size": e.lfs[1] if e.lfs else e.size, "blobId": e.oid}
+                item = {"rfilename": e.path, "size": e.lfs.size if e.lfs else e.size, "blobId": e.oid}
                 if e.lfs:
-                    item["lfs"] = {"sha256": e.lfs[0], "size": e.lfs[1], "pointerSize": e.size}
+                    item["lfs"] = {"sha256": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.size}
                 siblings.append(item)
         modified = git.commit_date(commit)
     ex.send_json(200, {
@@ -175,7 +176,7 @@ def preupload(ex: Exchange, type: str, ns: str, name: str, rev: str) -> None:
         size = f.get("size") if isinstance(f.get("size"), int) else 0
         mode = "lfs" if size >= LFS_SIZE or b"\0" in sample else "regular"
         found = existing.get(f["path"])
-        oid = (found.lfs[0] if found.lfs else found.oid) if found and found.type == "file" else None
+        oid = (found.lfs.oid if found.lfs else found.oid) if found and found.type == "file" else None
         answer.append({"path": f["path"], "uploadMode": mode, "shouldIgnore": False, "oid": oid})
     ex.send_json(200, {"files": answer, "commitOid": commit})
 
@@ -247,7 +248,7 @@ def _lfs_pointer(ex: Exchange, value: dict) -> bytes:
         raise HttpError(400, f"LFS object {oid} of {value.get('path')} is not uploaded: upload it before committing")
     if value.get("size") is not None and value.get("size") != stored:
         raise HttpError(400, f"LFS object {oid} has {stored} bytes, not {value.get('size')}")
-    return pointer(oid, stored)
+    return Pointer(oid, stored).text().encode()
 
 
 def _clean_path(path) -> str:
@@ -272,7 +273,7 @@ def resolve(ex: Exchange, type: str | None, ns: str, name: str, rev: str, path: 
     entry = found[0]
     headers = {"X-Repo-Commit": commit, "Accept-Ranges": "bytes"}
     if entry.lfs:
-        oid, size = entry.lfs
+        oid, size = entry.lfs.oid, entry.lfs.size
         if ex.hub.storage.object_size(oid) is None:
             raise HttpError(404, f"the LFS object of {path} is not stored on this Hub", code="EntryNotFound")
         location = ex.hub.signer.sign(ex.public_url, "GET", f"/_lfs/objects/{oid}", {"commit": commit})

@@ -9,7 +9,6 @@ details, read blobs, and build commits from huggingface_hub's ndjson operations
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import threading
@@ -17,41 +16,32 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from git_hf_agent.lfspointer import MAX_POINTER_SIZE as POINTER_MAX
+from git_hf_agent.lfspointer import Pointer, parse as parse_pointer
+
 ZERO = "0" * 40
-POINTER_MAX = 1024  # git-lfs pointers are < 200 bytes; a larger blob is content
-_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n")
 
 
 class GitError(Exception):
     """A git plumbing command failed."""
 
 
-def pointer(oid: str, size: int) -> bytes:
-    """The git-lfs pointer text for an object."""
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n".encode()
-
-
-def parse_pointer(data: bytes) -> tuple[str, int] | None:
-    m = _POINTER.match(data)
-    return (m.group(1).decode(), int(m.group(2))) if m else None
-
-
 @dataclass
 class Entry:
-    """One tree entry at a revision; ``lfs`` is (sha256, size) when the blob is an LFS pointer."""
+    """One tree entry at a revision; ``lfs`` is the :class:`Pointer` when the blob is an LFS pointer."""
 
     path: str
     type: str  # "file" | "directory"
     oid: str
     size: int
-    lfs: tuple[str, int] | None = None
+    lfs: Pointer | None = None
 
     def as_json(self) -> dict:
         if self.type == "directory":
             return {"type": "directory", "oid": self.oid, "size": 0, "path": self.path}
-        item = {"type": "file", "oid": self.oid, "size": self.lfs[1] if self.lfs else self.size, "path": self.path}
+        item = {"type": "file", "oid": self.oid, "size": self.lfs.size if self.lfs else self.size, "path": self.path}
         if self.lfs:
-            item["lfs"] = {"oid": self.lfs[0], "size": self.lfs[1], "pointerSize": self.size}
+            item["lfs"] = {"oid": self.lfs.oid, "size": self.lfs.size, "pointerSize": self.size}
         return item
 
 

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 from git_hf_agent.localhub.config import BINARY_SNIFF, MAX_REGULAR_BLOB
-from git_hf_agent.localhub.gitrepo import POINTER_MAX, ZERO, GitRepo, parse_pointer
+from git_hf_agent.lfspointer import MAX_POINTER_SIZE as POINTER_MAX
+from git_hf_agent.lfspointer import parse as parse_pointer
+from git_hf_agent.localhub.gitrepo import ZERO, GitRepo
 from git_hf_agent.units import format_size
 
 MAX_SHOWN = 20
@@ -55,7 +57,7 @@ def problems(repo: GitRepo, paths: dict[str, str], objects: Path, reject_binary:
     for oid, head in repo.heads(list(sizes), BINARY_SNIFF).items():
         pointer = parse_pointer(head) if sizes[oid] <= POINTER_MAX else None
         if pointer is not None:
-            found += _missing_object(paths[oid], *pointer, objects)
+            found += _missing_object(paths[oid], pointer.oid, pointer.size, objects)
         elif reject_binary and b"\0" in head:
             found.append(
                 f"{paths[oid]} is a binary file not in Git LFS; the Hub rejects binary files outside LFS. "
