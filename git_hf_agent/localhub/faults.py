@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 
 ENDPOINTS = ("batch", "part", "basic", "complete", "verify", "download", "git", "api")
-KINDS = ("500", "503", "429", "reset", "stall", "no-etag")
+KINDS = ("500", "503", "429", "reset", "stall", "no-etag", "short")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class FaultRule:
             raise ValueError(f"--fault {text!r}: kind must be one of {', '.join(KINDS)}")
         if kind == "no-etag" and endpoint != "part":
             raise ValueError(f"--fault {text!r}: no-etag only applies to the part endpoint")
+        if kind == "short" and endpoint != "download":
+            raise ValueError(f"--fault {text!r}: short only applies to the download endpoint")
         try:
             rate = float(parts[2])
             limit = int(parts[3]) if len(parts) == 4 else None

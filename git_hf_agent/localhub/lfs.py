@@ -17,7 +17,7 @@ from git_hf_agent.localhub.storage import StorageError, check_oid
 from git_hf_agent.units import format_size
 
 LFS_JSON = "application/vnd.git-lfs+json"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)$", re.IGNORECASE)
 
 
 # ---- batch -----------------------------------------------------------------------------
@@ -173,30 +173,40 @@ def get_object(ex: Exchange, oid: str) -> None:
         if ex.query.get("commit"):  # signed by `resolve`: echoed like S3's response-* overrides
             headers.update({"X-Repo-Commit": ex.query["commit"], "X-Linked-Etag": f'"{oid}"',
                             "X-Linked-Size": str(size)})
-        start, end = _range(ex.headers.get("Range"), size)
-        if start is None:
+        span = _range(ex.headers.get("Range"), size)
+        if span is None:
+            first, count = 0, size
             ex.start(200, headers, size)
-        elif start > end:
+        elif span == UNSATISFIABLE:
             return ex.send_xml(416, "InvalidRange", "The requested range is not satisfiable",
-                               {"Content-Range": f"bytes */{size}"})
+                               {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
         else:
-            ex.start(206, {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}, end - start + 1)
-        first = start or 0
-        last = size - 1 if start is None else end
-        ex.send_file(fh, first, last - first + 1)
+            first, count = span[0], span[1] - span[0] + 1
+            ex.start(206, {**headers, "Content-Range": f"bytes {span[0]}-{span[1]}/{size}"}, count)
+        ex.send_file(fh, first, count)
 
 
-def _range(header: str | None, size: int) -> tuple[int | None, int]:
-    """(start, end) inclusive for a single ``bytes=`` range; (None, 0) for the whole object."""
-    m = _RANGE.match(header or "")
+UNSATISFIABLE = (-1, -1)
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte span of a single ``bytes=`` range (RFC 9110 section 14.1.2).
+
+    None means "send the whole object with 200": no header, a header that is not one
+    valid byte range (several ranges, other units, last < first), as S3 does.
+    UNSATISFIABLE (answer 416): the range starts at or after the end, or a suffix of 0 bytes.
+    """
+    m = _RANGE.match((header or "").strip())
     if m is None or (not m.group(1) and not m.group(2)):
-        return None, 0
-    if not m.group(1):  # suffix range: the last N bytes
-        n = int(m.group(2))
-        return max(0, size - n), size - 1 if n else -1
-    start = int(m.group(1))
-    end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-    return start, end if start < size else -1
+        return None
+    first, last = (None if not g else int(g) if len(g) <= 20 else 1 << 70 for g in m.groups())
+    if first is None:  # suffix range: the last N bytes
+        return (max(0, size - last), size - 1) if last and size else UNSATISFIABLE
+    if last is not None and last < first:
+        return None
+    if first >= size:
+        return UNSATISFIABLE
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 # ---- completion and verify ---------------------------------------------------------------

@@ -37,6 +37,7 @@ BLOCK = 1024 * 1024
 JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
 DRAIN_LIMIT = 1024 * 1024 * 1024  # an error answer first reads (and drops) a body up to this size
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
+MID_BODY_KINDS = ("reset", "stall", "short")  # download faults that strike after half of the body was sent
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'}  # makes git ask its credential helper
 
 
@@ -194,9 +195,9 @@ class Exchange(BaseHTTPRequestHandler):
             else:
                 self._error(status, f"injected fault {fault}", headers)
             return True
+        if self.kind == "download" and fault.kind in MID_BODY_KINDS:
+            return False  # the handler sends the headers and half the body, then send_file applies it
         if fault.kind == "reset":
-            if self.kind == "download":
-                return False  # the handler sends half of the object, then send_file resets
             length = self._content_length()
             if length:
                 self._discard(min(length // 2, 8 * BLOCK))
@@ -442,16 +443,34 @@ class Exchange(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if data else b"0\r\n\r\n")
 
     def send_file(self, fh, offset: int, count: int) -> None:
-        """Stream ``count`` bytes of ``fh`` from ``offset`` (sendfile when not throttled)."""
+        """Stream ``count`` bytes of ``fh`` from ``offset`` (sendfile when not throttled).
+
+        A download fault that strikes mid-body (``reset``, ``stall``, ``short``) sends the
+        first half of the promised bytes, then resets, stalls then resets, or closes cleanly.
+        """
         if self.command == "HEAD" or count <= 0:
             return
-        if self.fault is not None and self.fault.kind == "reset":  # a truncated download
-            self.connection.sendfile(fh, offset, count // 2)
-            self._abort()
+        fault = self.fault.kind if self.fault is not None and self.fault.kind in MID_BODY_KINDS else None
+        self._send_range(fh, offset, count // 2 if fault else count)
+        if fault is None:
             return
+        self.wfile.flush()
+        if fault == "stall":
+            self.hub.stopping.wait(self.hub.config.stall_seconds)
+        if fault == "short":  # a clean FIN: the client sees fewer bytes than Content-Length
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            return
+        self._abort()
+
+    def _send_range(self, fh, offset: int, count: int) -> None:
         buckets = (self.conn_bucket, self.hub.total_bucket)
         if not any(b.rate for b in buckets):
-            self.connection.sendfile(fh, offset, count)
+            if count > 0:
+                self.connection.sendfile(fh, offset, count)
             return
         fh.seek(offset)
         step = block_size(BLOCK, *buckets)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.localhub.wire import batch, oid, part_urls, upload_action
+from tests.localhub.wire import batch, oid, part_urls, raw_get, stored_download_href, upload_action
 from tests.support import authed, create_repo, git
 
 pytestmark = pytest.mark.reliability
@@ -121,14 +121,65 @@ def test_latency_delays_every_request(start_hub):
     assert time.monotonic() - started >= 0.4
 
 
-def test_download_reset_truncates_the_body(start_hub):
-    hub = start_hub("--fault", "download:reset:1:1")
+def _download(start_hub, *args: str) -> tuple[object, bytes, str]:
+    hub = start_hub(*args)
     create_repo(hub.url, "alice/x")
     data = bytes(range(256)) * 8192  # 2 MiB
-    action = upload_action(hub.url, "alice/x", data)
-    assert requests.put(action["href"], data=data, timeout=30).status_code == 200
-    href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
-    url = href["actions"]["download"]["href"]
-    with pytest.raises(requests.exceptions.ChunkedEncodingError):  # requests' name for a short body
-        requests.get(url, timeout=30).content
+    return hub, data, stored_download_href(hub.url, "alice/x", data)
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "429"])
+def test_download_status_faults(start_hub, kind):
+    hub, data, url = _download(start_hub, "--fault", f"download:{kind}:1:1")
+    failed = requests.get(url, headers={"Range": "bytes=0-99"}, timeout=30)
+    assert failed.status_code == int(kind) and "<Error>" in failed.text
+    assert failed.headers.get("Retry-After") == ("1" if kind == "429" else None)
+    again = requests.get(url, headers={"Range": "bytes=0-99"}, timeout=30)
+    assert again.status_code == 206 and again.content == data[:100]
+    assert hub.stats()["faults_injected"] == {f"download:{kind}": 1}
+
+
+@pytest.mark.parametrize("kind, ending", [("reset", "reset"), ("short", "eof")])
+def test_download_mid_body_faults_send_half_the_promised_bytes(start_hub, kind, ending):
+    """reset: half the body then a TCP reset; short: half the body then a clean close (Content-Length unmet)."""
+    hub, data, url = _download(start_hub, "--fault", f"download:{kind}:1:2")
+    def half(got: bytes, expected: bytes) -> bool:  # a reset may discard bytes not yet read by the client
+        return got == expected[:len(got)] and len(got) <= len(expected) and (kind == "reset" or got == expected)
+
+    head, body, how = raw_get(url)
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: %d" % len(data) in head
+    assert how == ending and half(body, data[:len(data) // 2])
+    head, body, how = raw_get(url, {"Range": "bytes=1000-1999"})  # a range is cut at half too
+    assert head.startswith(b"HTTP/1.1 206") and b"Content-Range: bytes 1000-1999/" in head
+    assert how == ending and half(body, data[1000:1500])
+    assert requests.get(url, timeout=30).content == data  # MAX reached: the next download is whole
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):  # what a client library makes of it
+        requests.get(_download(start_hub, "--fault", f"download:{kind}:1:1")[2], timeout=30).content
+
+
+def test_download_stall_sends_half_then_stops(start_hub):
+    hub, data, url = _download(start_hub, "--fault", "download:stall:1:1", "--stall-seconds", "30")
+    started = time.monotonic()
+    head, body, how = raw_get(url, timeout=1.5)
+    assert how == "timeout" and head.startswith(b"HTTP/1.1 200") and body == data[:len(data) // 2]
+    assert time.monotonic() - started < 20
     assert requests.get(url, timeout=30).content == data
+
+
+def test_connection_rate_throttles_downloads(start_hub):
+    hub, data, url = _download(start_hub, "--conn-rate", "1MiB")
+    started = time.monotonic()
+    assert requests.get(url, timeout=30).content == data
+    assert time.monotonic() - started > 1.6  # 2 MiB at 1 MiB/s
+    started = time.monotonic()
+    ranged = requests.get(url, headers={"Range": "bytes=0-524287"}, timeout=30)
+    assert ranged.status_code == 206 and ranged.content == data[:512 * 1024]
+    assert 0.4 < time.monotonic() - started < 1.5
+
+
+def test_short_is_refused_outside_downloads(start_hub, tmp_path):
+    from git_hf_agent.localhub.faults import FaultRule
+
+    with pytest.raises(ValueError, match="download"):
+        FaultRule.parse("part:short:1")
+    assert FaultRule.parse("download:short:0.5:2").max == 2

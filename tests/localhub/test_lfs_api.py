@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from tests.localhub.wire import LFS, batch, complete, oid, part_urls, put_parts, upload_action
+from tests.localhub.wire import LFS, batch, complete, oid, part_urls, put_parts, stored_download_href, upload_action
 from tests.support import TOKEN, create_repo
 
 MiB = 1024 * 1024
@@ -246,3 +246,32 @@ def test_parallel_and_repeated_part_puts_assemble_the_right_object(start_hub):
     href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
     assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
     assert hub.stats()["parts"][oid(data)] == {str(n): 2 for n in range(1, 18)}
+
+
+def test_downloads_honour_single_byte_ranges(hub):
+    """206 + Content-Range for a satisfiable range, 416 past the end, the whole object for what is no range."""
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * 40  # 10240 bytes
+    href = stored_download_href(hub.url, "alice/x", data)
+    size = len(data)
+
+    def get(value: str | None) -> requests.Response:
+        return requests.get(href, headers={"Range": value} if value else {}, timeout=30)
+
+    whole = get(None)
+    assert whole.status_code == 200 and whole.content == data and whole.headers["Accept-Ranges"] == "bytes"
+    for value, first, last in (("bytes=0-0", 0, 0), ("bytes=100-", 100, size - 1), ("bytes=-10", size - 10, size - 1),
+                               ("bytes=5000-999999", 5000, size - 1), ("bytes=-999999", 0, size - 1)):
+        resp = get(value)
+        assert resp.status_code == 206, value
+        assert resp.headers["Content-Range"] == f"bytes {first}-{last}/{size}"
+        assert resp.content == data[first:last + 1] and int(resp.headers["Content-Length"]) == last - first + 1
+    for value in (f"bytes={size}-", f"bytes={size + 5}-{size + 9}", "bytes=-0", "bytes=" + "9" * 40 + "-"):
+        resp = get(value)
+        assert resp.status_code == 416, value
+        assert resp.headers["Content-Range"] == f"bytes */{size}" and "InvalidRange" in resp.text
+    for value in ("bytes=9-3", "bytes=0-1,5-6", "items=0-1", "bytes=x-y"):  # not one valid range: ignored
+        resp = get(value)
+        assert resp.status_code == 200 and resp.content == data, value
+    head = requests.head(href, headers={"Range": "bytes=10-19"}, timeout=30)
+    assert head.status_code == 206 and head.headers["Content-Length"] == "10"

@@ -51,3 +51,38 @@ def put_parts(action: dict, data: bytes) -> list[dict]:
 
 def complete(action: dict, data: bytes, parts: list[dict]) -> requests.Response:
     return requests.post(action["href"], json={"oid": oid(data), "parts": parts}, headers=LFS, timeout=30)
+
+
+def stored_download_href(base: str, repo: str, data: bytes) -> str:
+    """Upload ``data`` with a single PUT and return the download href a batch hands out for it."""
+    action = upload_action(base, repo, data)
+    assert requests.put(action["href"], data=data, timeout=30).status_code == 200
+    resp = batch(base, repo, [(oid(data), len(data))], operation="download")
+    assert resp.status_code == 200, resp.text
+    return resp.json()["objects"][0]["actions"]["download"]["href"]
+
+
+def raw_get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[bytes, bytes, str]:
+    """GET over a bare socket: (response head, every body byte received until the server closed, how it ended).
+
+    ``how`` is ``"eof"`` (clean close), ``"reset"`` or ``"timeout"``; unlike an HTTP client
+    this shows exactly what a faulted server sent.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    url_parts = urlsplit(url)
+    lines = [f"GET {url_parts.path}?{url_parts.query} HTTP/1.1", f"Host: {url_parts.netloc}", "Connection: close",
+             *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    received, how = b"", "eof"
+    with socket.create_connection((url_parts.hostname, url_parts.port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        try:
+            while chunk := sock.recv(1 << 16):
+                received += chunk
+        except ConnectionResetError:
+            how = "reset"
+        except TimeoutError:
+            how = "timeout"
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body, how
