@@ -6,17 +6,35 @@ Conventions (HUB-PROTOCOL.md): ``HF_ENDPOINT`` overrides ``https://huggingface.c
 the token is ``HF_TOKEN``, else ``HUGGING_FACE_HUB_TOKEN``, else the file
 ``$HF_TOKEN_PATH`` or ``$HF_HOME/token`` (``HF_HOME`` defaults to
 ``$XDG_CACHE_HOME/huggingface`` or ``~/.cache/huggingface``).
+
+It also holds THE rule for where the token may go (issue 8, docs/security.md):
+:func:`may_receive_token` is the only function that decides, and every code path
+that attaches the token to a request asks it about the exact URL of that request.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import urlsplit
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+ENDPOINT_KEY = "hf.endpoint"  # git config: Hub endpoints the user named (`git hf init/clone --endpoint`)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# The Hub's own short domain: https://hf.co counts as https://huggingface.co (same owner,
+# the Hub serves both), only when huggingface.co itself is a configured endpoint.
+ALIASES = {"hf.co": "huggingface.co"}
+# A host name as DNS spells it (labels of letters, digits and inner hyphens).
+_HOSTNAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+# Characters allowed in an authority (RFC 3986 unreserved, sub-delims, %, :, @, []): anything
+# else (backslash, whitespace, controls, non-ASCII) is parsed differently by different clients.
+_CREDENTIAL_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_AUTHORITY = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%:@\[\]-]*")
 REPO_TYPES = ("model", "dataset", "space")
 _TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -25,6 +43,101 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 def endpoint(explicit: str | None = None) -> str:
     """The Hub base URL without trailing slash: ``explicit``, else ``HF_ENDPOINT``, else huggingface.co."""
     return (explicit or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, normalised so spellings compare equal; None if odd.
+
+    Host lower-cased, one trailing dot dropped, IPv6 literals in compressed form, the
+    default port made explicit; userinfo is never part of it. Anything ambiguous (a
+    character clients disagree on, several ``@``, a bad port, an empty host) is None,
+    which never matches: when in doubt the token stays home.
+    """
+    if not isinstance(url, str) or any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not _AUTHORITY.fullmatch(parts.netloc) or parts.netloc.count("@") > 1:
+        return None
+    host = _host(parts.netloc.rpartition("@")[2].rsplit(":", 1)[0] if not parts.netloc.endswith("]")
+                 else parts.netloc.rpartition("@")[2])
+    if host is None:
+        return None
+    return scheme, host, port if port is not None else DEFAULT_PORTS[scheme]
+
+
+def _host(raw: str) -> str | None:
+    """A normalised host (name or IP literal), or None when it is not a plain one."""
+    if raw.startswith("["):
+        if not raw.endswith("]"):
+            return None
+        try:
+            return f"[{ipaddress.IPv6Address(raw[1:-1]).compressed}]"
+        except ValueError:  # zone ids (``%eth0``) and garbage
+            return None
+    host = raw.lower()
+    host = host[:-1] if host.endswith(".") else host
+    if not _HOSTNAME.fullmatch(host):
+        return None
+    return ALIASES.get(host, host)
+
+
+def configured_endpoints(cwd: str | Path | None = None) -> list[str]:
+    """The Hub endpoints the token may go to: ``HF_ENDPOINT`` (else huggingface.co) plus the
+    ``hf.endpoint`` values in git config (``git hf init --endpoint`` / ``git hf clone --endpoint``
+    write them), as git sees them from ``cwd`` (local, global and ``-c`` scopes)."""
+    found = [endpoint()]
+    try:
+        proc = subprocess.run(["git", "config", "--get-all", ENDPOINT_KEY], cwd=cwd,
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return found
+    if proc.returncode == 0:
+        found += [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+    return found
+
+
+def may_receive_token(url: str, endpoints: Iterable[str] | None = None) -> bool:
+    """THE rule: may a request to ``url`` carry the Hub token?
+
+    True only when the scheme, host and port of ``url`` equal those of one of
+    ``endpoints`` (default: :func:`configured_endpoints`), compared by :func:`origin`:
+    case-insensitive, trailing dot ignored, default ports normalised, userinfo
+    ignored, ``hf.co`` = ``huggingface.co``. No subdomains, no other ports, and plain
+    http only when that endpoint is itself http (a local Hub).
+    """
+    target = origin(url)
+    if target is None:
+        return False
+    allowed = {o for base in (configured_endpoints() if endpoints is None else endpoints) if (o := origin(base))}
+    return target in allowed
+
+
+def credential_request_url(protocol: str, host: str) -> str | None:
+    """The URL a git credential request (``protocol=``, ``host=[:port]``) is about, or None if odd.
+
+    git's ``host`` is a host name or IP literal with an optional port and never
+    holds userinfo: ``host=evil@huggingface.co`` and anything else unusual is refused
+    here rather than parsed into a match.
+    """
+    if protocol not in DEFAULT_PORTS or not _CREDENTIAL_HOST.fullmatch(host or ""):
+        return None
+    return f"{protocol}://{host}/"
+
+
+def token_for(url: str, endpoints: Iterable[str] | None = None) -> str | None:
+    """The configured token when ``url`` may receive it (:func:`may_receive_token`), else None."""
+    return token() if may_receive_token(url, endpoints) else None
+
+
+def same_origin(a: str, b: str) -> bool:
+    """True when both URLs are http(s) on the same scheme, host and port (by :func:`origin`)."""
+    first = origin(a)
+    return first is not None and first == origin(b)
 
 
 def token_path() -> Path:

@@ -10,9 +10,12 @@ Two different questions, both needed to trust a push (issue 4, ``git hf verify``
   comes back with ``error.code`` 404, a stored one with its size.
 
 Requests run a few at a time (thread-local sessions) and are retried on 429/5xx
-and connection errors: both are read-only. The token goes only to the remote's
-own host (the URL's password, or the configured Hub token when the remote is on
-the configured endpoint or huggingface.co), never into messages.
+and connection errors: both are read-only. Credentials are chosen for the URL each
+request goes to (issue 8): a password embedded in that URL (or in the remote URL
+when the LFS URL is on the same origin), else the Hub token when
+:func:`hubconf.may_receive_token` allows that URL, else none. ``~/.netrc`` is
+never read (a netrc entry would silently replace the token); proxies and CA
+settings from the environment still apply. Tokens never reach messages.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -37,7 +40,6 @@ OBJECTS_PER_REQUEST = 100
 WORKERS = 8
 TIMEOUT = (10, 120)
 LFS_MEDIA = "application/vnd.git-lfs+json"
-HUB_HOSTS = ("huggingface.co", "hf.co")
 T = TypeVar("T")
 
 
@@ -52,17 +54,26 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class HubRemote:
-    """A Hub repo as reached through a git remote URL: endpoint, repo id, LFS URL and credentials."""
+    """A Hub repo as reached through a git remote URL: endpoint, repo id, LFS URL and credentials.
+
+    ``token``/``username`` are for the endpoint (JSON API), ``lfs_token``/``lfs_username``
+    for the LFS URL, each chosen for its own URL (they differ when ``lfsurl`` points elsewhere).
+    """
 
     endpoint: str
     repo: RepoId
     lfs_url: str
     token: str | None = None
     username: str | None = None
+    lfs_token: str | None = None
+    lfs_username: str | None = None
 
     @classmethod
-    def from_url(cls, url: str, lfs_url: str | None = None) -> "HubRemote":
-        """Parse ``https://[user:token@]host[/prefix]/[datasets/|spaces/]ns/name[.git]``."""
+    def from_url(cls, url: str, lfs_url: str | None = None, endpoints: Iterable[str] | None = None) -> "HubRemote":
+        """Parse ``https://[user:token@]host[/prefix]/[datasets/|spaces/]ns/name[.git]``.
+
+        ``endpoints`` are the Hub endpoints the token may go to (default: the configured ones).
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise HfError(f"remote {redact_url(url)} is not an http(s) Hub URL",
@@ -75,9 +86,10 @@ class HubRemote:
             raise HfError(f"remote {redact_url(url)} is not a Hub repo URL: {exc}") from None
         prefix = "".join(f"/{s}" for s in segments[:-take])  # a Hub served below a path (proxy)
         endpoint = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{prefix}"
-        token = unquote(parts.password) if parts.password else _configured_token_for(endpoint)
-        return cls(endpoint, repo, (lfs_url or f"{endpoint}/{repo.path}.git/info/lfs").rstrip("/"), token,
-                   unquote(parts.username) if parts.username else None)
+        user, token = _credentials(url, url, endpoints)
+        lfs = (lfs_url or f"{endpoint}/{repo.path}.git/info/lfs").rstrip("/")
+        lfs_user, lfs_token = _credentials(lfs, url, endpoints)
+        return cls(endpoint, repo, _strip_userinfo(lfs), token, user, lfs_token, lfs_user)
 
     def label(self, revision: str | None = None) -> str:
         """``datasets/ns/name@main (https://huggingface.co)`` for messages."""
@@ -122,22 +134,24 @@ class HubRemote:
     def _post(self, url: str, *, lfs: bool = False, what: str, **kwargs) -> requests.Response:
         headers = {"Accept": LFS_MEDIA, "Content-Type": LFS_MEDIA} if lfs else {}
         auth = None
-        if self.token:
-            if lfs:
-                auth = (self.username or "hf_user", self.token)
-            else:
-                headers["Authorization"] = f"Bearer {self.token}"
+        if lfs and self.lfs_token:
+            auth = (self.lfs_username or "hf_user", self.lfs_token)
+        elif not lfs and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         try:
             resp = _session().post(url, headers=headers, auth=auth, timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
-            raise HfError(f"cannot reach the Hub at {self.endpoint}: {redact_text(str(exc), self.token or '')}",
+            raise HfError(f"cannot reach the Hub at {redact_url(self.endpoint)}: {self._redact(str(exc))}",
                           "check the network and the remote URL (`git remote -v`), then retry") from None
         if resp.status_code >= 400:
             raise self._http_error(resp, url, what)
         return resp
 
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.token or "", self.lfs_token or "")
+
     def _http_error(self, resp: requests.Response, url: str, what: str) -> HfError:
-        body = redact_text(resp.text[:1024], self.token or "").strip()
+        body = self._redact(resp.text[:1024]).strip()
         where = f"POST {redact_url(url)} answered {resp.status_code}: {body}"
         if resp.status_code in (401, 403):
             return HfError(f"the Hub refused access to {self.label()} ({where})",
@@ -148,13 +162,40 @@ class HubRemote:
         return HfError(f"the Hub failed while checking {self.label()} ({where})", "retry later")
 
 
-def _configured_token_for(endpoint: str) -> str | None:
-    """The configured Hub token, only when ``endpoint`` is the configured Hub or huggingface.co."""
-    host = urlsplit(endpoint).netloc
-    configured = urlsplit(hubconf.endpoint()).netloc
-    if host == configured or host in HUB_HOSTS or any(host.endswith("." + h) for h in HUB_HOSTS):
-        return hubconf.token()
-    return None
+def _credentials(url: str, remote_url: str, endpoints: Iterable[str] | None) -> tuple[str | None, str | None]:
+    """(username, secret) for requests to ``url``: its own userinfo, else the remote URL's when on
+    the same origin, else the Hub token when the one rule allows ``url``; else (None, None)."""
+    for source in (url, remote_url):
+        parts = urlsplit(source)
+        if parts.password and (source == url or hubconf.same_origin(url, remote_url)):
+            return (unquote(parts.username) if parts.username else None), unquote(parts.password)
+    return None, (hubconf.token() if hubconf.may_receive_token(url, endpoints) else None)
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])) if "@" in parts.netloc else url
+
+
+class _KeepHeaders(requests.auth.AuthBase):
+    """Session-wide "auth" that adds nothing: its presence keeps requests from reading ~/.netrc."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+class HubSession(requests.Session):
+    """A requests session that never reads ``~/.netrc`` (on the first request or on redirects)
+    but keeps every other environment setting (proxies, ``REQUESTS_CA_BUNDLE``). requests strips
+    Authorization itself when a redirect leaves the origin."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.auth = _KeepHeaders()
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        if "Authorization" in prepared_request.headers and self.should_strip_auth(response.request.url, prepared_request.url):
+            del prepared_request.headers["Authorization"]
 
 
 _local = threading.local()
@@ -165,7 +206,7 @@ def _session() -> requests.Session:
     if not hasattr(_local, "session"):
         retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
                       allowed_methods=None, respect_retry_after_header=True, raise_on_status=False)
-        session = requests.Session()
+        session = HubSession()
         session.mount("http://", HTTPAdapter(max_retries=retry))
         session.mount("https://", HTTPAdapter(max_retries=retry))
         _local.session = session

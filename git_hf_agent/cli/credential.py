@@ -2,8 +2,9 @@
 
 git runs it (as configured by ``git hf init``) with the request on stdin
 (``protocol=https``, ``host=huggingface.co``, ...). ``get`` answers only when the
-request is for a Hub endpoint: the ``--endpoint`` values it was registered with
-and the current ``HF_ENDPOINT`` (or huggingface.co); for any other host it prints
+request is for a Hub endpoint by the one rule, :func:`hubconf.may_receive_token`:
+the ``--endpoint`` values it was registered with, the current ``HF_ENDPOINT``
+(or huggingface.co) and the ``hf.endpoint`` git config values; for any other host it prints
 nothing, so the token never leaves for a host that is not the Hub. ``store`` and
 ``erase`` do nothing: the token's home is HF_TOKEN or the token file, never a
 git credential store. Kept light (no huggingface_hub import): git calls it on
@@ -14,14 +15,12 @@ from __future__ import annotations
 
 import sys
 from typing import Iterable, TextIO
-from urllib.parse import urlsplit
 
 import click
 
 from git_hf_agent import hubconf
 
 USERNAME = "hf_user"  # the Hub ignores the username; the token is the password
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def read_request(stream: TextIO) -> dict[str, str]:
@@ -37,35 +36,22 @@ def read_request(stream: TextIO) -> dict[str, str]:
     return request
 
 
-def _origin(scheme: str, host: str) -> tuple[str, str]:
-    """(scheme, host[:port]) lower-cased, the default port dropped, so spellings compare equal."""
-    host = host.lower().rsplit("@", 1)[-1]
-    name, _, port = host.rpartition(":") if ":" in host and not host.endswith("]") else (host, "", "")
-    if port and port == _DEFAULT_PORTS.get(scheme):
-        host = name
-    return scheme.lower(), host
+def answer(request: dict[str, str], endpoints: Iterable[str], cwd: str | None = None) -> str:
+    """The helper's reply to ``get``: username and token for a Hub endpoint, else nothing.
 
-
-def hub_origins(endpoints: Iterable[str]) -> set[tuple[str, str]]:
-    """The (scheme, host) pairs this helper answers for: registered endpoints plus the current one."""
-    origins = set()
-    for base in (*endpoints, hubconf.endpoint()):
-        parts = urlsplit(base)
-        if parts.scheme and parts.netloc:
-            origins.add(_origin(parts.scheme, parts.netloc))
-    return origins
-
-
-def answer(request: dict[str, str], endpoints: Iterable[str]) -> str:
-    """The helper's reply to ``get``: username and token for a Hub host, else nothing."""
-    if "protocol" not in request or "host" not in request:
-        return ""
-    if _origin(request["protocol"], request["host"]) not in hub_origins(endpoints):
+    The request becomes a URL only when ``protocol`` and ``host`` are plain
+    (:func:`hubconf.credential_request_url`); the decision is :func:`hubconf.may_receive_token`
+    over the ``--endpoint`` values this helper was registered with plus the configured ones.
+    """
+    url = hubconf.credential_request_url(request.get("protocol", ""), request.get("host", ""))
+    if url is None or not hubconf.may_receive_token(url, [*endpoints, *hubconf.configured_endpoints(cwd)]):
         return ""
     token = hubconf.token()
     if not token:
         return ""
     username = request.get("username") or USERNAME
+    if "\n" in username or "=" in username:
+        username = USERNAME
     return f"username={username}\npassword={token}\n"
 
 
