@@ -108,27 +108,36 @@ class HubRemote:
 
     def stored_objects(self, objects: Iterable[tuple[str, int]], ref: str | None = None) -> dict[str, StoredObject]:
         """Ask the LFS batch API (download) whether each (oid, size) is stored."""
+        found: dict[str, StoredObject] = {}
+        for obj in self.lfs_batch("download", objects, ref, ["basic"]):
+            err = obj.get("error")
+            if err:
+                code = err.get("code")
+                found[obj["oid"]] = StoredObject(False, None, None if code == 404 else f"{code}: {err.get('message', '')}")
+            else:
+                found[obj["oid"]] = StoredObject(True, obj.get("size"))
+        return found
+
+    def lfs_batch(self, operation: str, objects: Iterable[tuple[str, int]], ref: str | None,
+                  transfers: list[str]) -> list[dict]:
+        """The LFS batch API's answer objects for each distinct (oid, size), 100 per request.
+
+        ``git hf push --dry-run`` asks with ``upload`` (what is stored, what goes
+        multipart in how many parts); it sends no object.
+        """
         url = f"{self.lfs_url}/objects/batch"
         unique = sorted(dict(objects).items())
 
         def one(chunk: list[tuple[str, int]]) -> list[dict]:
-            body = {"operation": "download", "transfers": ["basic"], "hash_algo": "sha256",
+            body = {"operation": operation, "transfers": transfers, "hash_algo": "sha256",
                     "objects": [{"oid": oid, "size": size} for oid, size in chunk]}
             if ref:
                 body["ref"] = {"name": ref}
             resp = self._post(url, json=body, lfs=True, what="LFS storage")
-            return resp.json().get("objects", [])
+            answer = resp.json()
+            return [{**obj, "transfer": answer.get("transfer", "basic")} for obj in answer.get("objects", [])]
 
-        found: dict[str, StoredObject] = {}
-        for answers in _map(one, _chunks(unique, OBJECTS_PER_REQUEST)):
-            for obj in answers:
-                err = obj.get("error")
-                if err:
-                    code = err.get("code")
-                    found[obj["oid"]] = StoredObject(False, None, None if code == 404 else f"{code}: {err.get('message', '')}")
-                else:
-                    found[obj["oid"]] = StoredObject(True, obj.get("size"))
-        return found
+        return [obj for answers in _map(one, _chunks(unique, OBJECTS_PER_REQUEST)) for obj in answers]
 
     # -- HTTP ------------------------------------------------------------------------
     def _post(self, url: str, *, lfs: bool = False, what: str, **kwargs) -> requests.Response:
