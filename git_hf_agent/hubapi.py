@@ -4,6 +4,13 @@ Every call goes through huggingface_hub (so it behaves exactly like the Hub's ow
 client) and every failure leaves this module as an :class:`HfError` whose fix
 names the next step: no token, token rejected, repo exists, endpoint unreachable.
 huggingface_hub is imported lazily: ``git hf credential`` and the agent never pay for it.
+
+The token (issue 8): ``HfApi`` attaches whatever token it is given to every
+request, so it is only given one the caller chose for that endpoint (``token=``,
+e.g. a remote URL's own password) or the configured token when
+:func:`hubconf.may_receive_token` allows the endpoint, counting an ``endpoint``
+passed here as named by the user (``--endpoint``). Otherwise the client is
+anonymous and a call that needs the token stops with a fix.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import TYPE_CHECKING, Iterator
 from git_hf_agent import hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.hubconf import RepoId
-from git_hf_agent.redact import redact_text
+from git_hf_agent.redact import redact_text, redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import HfApi
@@ -25,18 +32,30 @@ LOGIN_FIX = "run `hf auth login` (or set HF_TOKEN) with a token that has write a
 def client(endpoint: str | None = None, token: str | None = None) -> "HfApi":
     """An ``HfApi`` bound to ``endpoint`` (default: HF_ENDPOINT or huggingface.co) and ``token``.
 
-    ``token=None`` means the configured token (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file);
-    when none is configured the client is anonymous (it never falls back to other sources).
+    ``token=None`` means the configured token when the endpoint may receive it
+    (:func:`allowed_token`); otherwise the client is anonymous (``token=False``: huggingface_hub
+    never falls back to other sources).
     """
     from huggingface_hub import HfApi
 
-    return HfApi(endpoint=hubconf.endpoint(endpoint), token=token or hubconf.token() or False,
-                 library_name="git-hf-agent")
+    base = hubconf.endpoint(endpoint)
+    return HfApi(endpoint=base, token=token or allowed_token(endpoint) or False, library_name="git-hf-agent")
 
 
-def require_token(token: str | None = None) -> str:
+def allowed_token(endpoint: str | None = None) -> str | None:
+    """The configured token if the one rule lets it go to ``endpoint`` (named by the user) or the
+    configured Hub; None otherwise."""
+    named = [endpoint] if endpoint else []
+    return hubconf.token_for(hubconf.endpoint(endpoint), [*hubconf.configured_endpoints(), *named])
+
+
+def require_token(token: str | None = None, endpoint: str | None = None) -> str:
     """The token to write with, or an :class:`HfError` telling the user how to log in."""
-    value = token or hubconf.token()
+    value = token or allowed_token(endpoint)
+    if not value and hubconf.token():
+        base = hubconf.endpoint(endpoint)
+        raise HfError(f"{redact_url(base)} is not a configured Hub endpoint, so your Hub token is not sent there",
+                      f"if it is a Hub, name it: `--endpoint {redact_url(base)}`, HF_ENDPOINT, or `git hf init --endpoint URL`")
     if not value:
         raise HfError(
             f"no Hugging Face token found (HF_TOKEN, HUGGING_FACE_HUB_TOKEN or {hubconf.token_path()})",
@@ -52,7 +71,7 @@ def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None 
     A Space needs an SDK; ``space_sdk`` defaults to ``static`` (plain files, nothing to build).
     """
     base = hubconf.endpoint(endpoint)
-    secret = require_token(token)
+    secret = require_token(token, endpoint)
     with hub_errors(base, repo, secret):
         client(base, secret).create_repo(
             repo.repo_id, repo_type=repo.type, private=private, exist_ok=exist_ok, token=secret,
@@ -64,7 +83,7 @@ def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None 
 def whoami(*, endpoint: str | None = None, token: str | None = None) -> dict:
     """The Hub's ``/api/whoami-v2`` answer for the token (``name`` is the user); HfError on failure."""
     base = hubconf.endpoint(endpoint)
-    secret = require_token(token)
+    secret = require_token(token, endpoint)
     with hub_errors(base, None, secret):
         return client(base, secret).whoami(token=secret)
 
@@ -74,6 +93,7 @@ def hub_errors(base: str, repo: RepoId | None, secret: str | None = None) -> Ite
     """Translate huggingface_hub and transport exceptions raised inside into :class:`HfError`."""
     from huggingface_hub.errors import HfHubHTTPError
 
+    base = redact_url(base)  # printed in every message below
     try:
         yield
     except HfHubHTTPError as exc:

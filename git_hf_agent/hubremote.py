@@ -102,7 +102,10 @@ class HubRemote:
 
         def one(chunk: list[str]) -> list[dict]:
             resp = self._post(url, data={"paths": chunk, "expand": "false"}, what=f"revision {revision!r}")
-            return resp.json()
+            items = self._json(resp, url)
+            if not isinstance(items, list) or not all(_tree_item_ok(item) for item in items):
+                raise self._unexpected(url, "a list of {path, lfs: {oid, size}} entries")
+            return items
 
         return {item["path"]: item for items in _map(one, _chunks(paths, PATHS_PER_REQUEST)) for item in items}
 
@@ -134,8 +137,11 @@ class HubRemote:
             if ref:
                 body["ref"] = {"name": ref}
             resp = self._post(url, json=body, lfs=True, what="LFS storage")
-            answer = resp.json()
-            return [{**obj, "transfer": answer.get("transfer", "basic")} for obj in answer.get("objects", [])]
+            answer = self._json(resp, url)
+            found = answer.get("objects", []) if isinstance(answer, dict) else None
+            if not isinstance(found, list) or not all(_batch_object_ok(obj) for obj in found):
+                raise self._unexpected(url, 'an object with an "objects" list of {oid, size, error?}')
+            return [{**obj, "transfer": answer.get("transfer", "basic")} for obj in found]
 
         return [obj for answers in _map(one, _chunks(unique, OBJECTS_PER_REQUEST)) for obj in answers]
 
@@ -155,6 +161,17 @@ class HubRemote:
         if resp.status_code >= 400:
             raise self._http_error(resp, url, what)
         return resp
+
+    def _json(self, resp: requests.Response, url: str):
+        try:
+            return resp.json()
+        except ValueError:
+            raise self._unexpected(url, "JSON") from None
+
+    def _unexpected(self, url: str, wanted: str) -> HfError:
+        """Server answers are untrusted input: a malformed one is a clear error (exit 1), never a crash."""
+        return HfError(f"the Hub's answer to POST {redact_url(url)} for {self.label()} is not {wanted}",
+                       "check that the remote URL points at a Hugging Face Hub (`git remote -v`), then retry")
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self.token or "", self.lfs_token or "")
@@ -205,6 +222,26 @@ class HubSession(requests.Session):
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         if "Authorization" in prepared_request.headers and self.should_strip_auth(response.request.url, prepared_request.url):
             del prepared_request.headers["Authorization"]
+
+
+def _tree_item_ok(item) -> bool:
+    """A paths-info entry as the Hub sends it: ``path`` a string, ``lfs`` absent/null or {oid: str, size: int}."""
+    if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+        return False
+    lfs = item.get("lfs")
+    return lfs is None or (isinstance(lfs, dict) and isinstance(lfs.get("oid"), str) and _is_int(lfs.get("size")))
+
+
+def _batch_object_ok(obj) -> bool:
+    """A batch API object: ``oid`` a string, ``size`` an int or absent, ``error`` absent or an object."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("oid"), str):
+        return False
+    error = obj.get("error")
+    return (obj.get("size") is None or _is_int(obj.get("size"))) and (error is None or isinstance(error, dict))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _local = threading.local()

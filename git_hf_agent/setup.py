@@ -14,6 +14,8 @@ and returns one human sentence per change, so a second run returns ``[]``
 - ``credential.<scheme://host>.helper``: an empty entry (drops helpers inherited
   for that host only, so a stale stored password cannot shadow the token) then
   ``git hf credential``; other hosts keep their helpers;
+- ``hf.endpoint``: an endpoint other than huggingface.co is remembered, so every
+  later command counts it as a Hub the token may go to (:func:`hubconf.may_receive_token`);
 - the Hub's usual LFS patterns appended to ``.gitattributes`` when missing.
 
 Details and rationale for each key: docs/configuration.md.
@@ -79,6 +81,7 @@ def configure(path: Path | None = None, *, global_: bool = False, endpoint: str 
         *agent_changes(config, parallel),
         *locksverify_changes(config, base),
         *credential_changes(config, base),
+        *endpoint_changes(config, base),
         *(gitattributes_changes(repo.worktree) if gitattributes and repo and repo.worktree else []),
     ]
     if not dry_run:
@@ -273,11 +276,21 @@ def credential_changes(config: GitConfig, base: str) -> list[Change]:
     return [Change(f"use `git hf credential` as the only credential helper for {url}{note}", apply)]
 
 
+def endpoint_changes(config: GitConfig, base: str) -> list[Change]:
+    """Remember a Hub endpoint other than huggingface.co as ``hf.endpoint`` (multi-valued)."""
+    known = [hubconf.DEFAULT_ENDPOINT, *config.get_all(hubconf.ENDPOINT_KEY)]
+    if any(hubconf.same_origin(base, other) for other in known):
+        return []
+    return [Change(f"add {hubconf.ENDPOINT_KEY}={base} (a Hub endpoint your token may be sent to)",
+                   lambda: config.add(hubconf.ENDPOINT_KEY, base))]
+
+
 # --- .gitattributes --------------------------------------------------------------------------
 
 def gitattributes_changes(worktree: Path) -> list[Change]:
     """Append the Hub's LFS patterns missing from ``.gitattributes``; existing lines are never touched."""
     path = worktree / ".gitattributes"
+    refuse_symlinked_gitattributes(path, "git hf init")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -293,8 +306,28 @@ def gitattributes_changes(worktree: Path) -> list[Change]:
         lines = ([GITATTRIBUTES_HEADER] if GITATTRIBUTES_HEADER not in text else [])
         lines += [f"{pattern} {LFS_ATTRS}" for pattern in missing]
         sep = "" if not text or text.endswith("\n") else "\n"
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(sep + "\n".join(lines) + "\n")
+        append_no_follow(path, (sep + "\n".join(lines) + "\n").encode("utf-8"))
 
     shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
     return [Change(f"add {len(missing)} LFS patterns to .gitattributes ({shown})", apply)]
+
+
+def refuse_symlinked_gitattributes(path: Path, command: str) -> None:
+    """Stop when ``.gitattributes`` is a symlink: git ignores such a file, and writing to it
+    would change a file outside the repository (issue 8)."""
+    if path.is_symlink():
+        raise HfError(f"{path} is a symbolic link; git does not read a symlinked .gitattributes, "
+                      f"and `{command}` never writes through one (it would change a file outside the repository)",
+                      f"replace it with a regular file (`git rm --cached .gitattributes`, copy the target's lines "
+                      f"into a new .gitattributes), then run `{command}` again")
+
+
+def append_no_follow(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created if missing), refusing to follow a symlink (O_NOFOLLOW)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        raise HfError(f"cannot write {path}: {exc}", "make it a regular, writable file, then retry") from None
+    with os.fdopen(fd, "ab") as fh:
+        fh.write(data)

@@ -27,17 +27,36 @@ from git_hf_agent.setup import configure, credential_helper, credential_url
 
 
 def resolve(source: str, endpoint: str | None) -> tuple[str, str]:
-    """(git URL, Hub endpoint) for a repo id or a URL; a URL's own origin is its endpoint unless told."""
+    """(git URL, Hub endpoint) for a repo id or a URL.
+
+    A URL must be on a Hub endpoint: the ``--endpoint`` given, else one of the configured
+    ones (:func:`hubconf.configured_endpoints`). Any other URL is refused with the fix, never
+    taken as a new endpoint: that would hand the token to whatever host it names (issue 8).
+    """
     if "://" not in source and not (source.startswith("git@") and ":" in source):
         base = hubconf.endpoint(endpoint)
         return parse_repo_id(source, None).git_url(base), base
-    if endpoint or source.startswith(hubconf.endpoint() + "/"):
-        return source, hubconf.endpoint(endpoint)
-    parts = urlsplit(source)
-    if parts.scheme not in ("http", "https"):
+    if urlsplit(source).scheme not in ("http", "https"):
         raise HfError(f"cannot clone {redact_url(source)!r}: only http(s) Hub URLs and repo ids are supported",
                       "pass the https URL or the repo id (NAMESPACE/NAME)")
-    return source, f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+    candidates = [endpoint] if endpoint else hubconf.configured_endpoints()
+    for base in candidates:
+        if hubconf.same_origin(source, base):
+            return source, base.rstrip("/")
+    shown = redact_url(source)
+    origin = _origin_text(source)
+    if endpoint:
+        raise HfError(f"{shown} is not on the endpoint you named ({redact_url(endpoint)})",
+                      f"pass the endpoint the URL is on (`--endpoint {origin}`) or a repo id")
+    raise HfError(f"{shown} is not on a configured Hub endpoint ({', '.join(map(redact_url, candidates))}), "
+                  "so git hf will not send your Hub token there",
+                  f"if {origin} is a Hub, name it: `git hf clone --endpoint {origin} {shown}` (or set HF_ENDPOINT); "
+                  f"to clone a repo that is not on a Hub, use plain `git clone`")
+
+
+def _origin_text(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 def default_dir(url: str) -> Path:

@@ -4,7 +4,10 @@ Checks, in the order a push needs them: git, git-lfs and its hooks, the agent's
 registration (including a leftover ``huggingface-cli`` one) and whether it starts
 and answers git-lfs's init line, the credential helper (asked through real
 ``git credential fill``), the token (masked), the endpoint and ``whoami``.
-Exit 1 when any check fails.
+The token goes to ``whoami`` only when the endpoint may receive it
+(:func:`hubconf.may_receive_token`, an ``--endpoint`` given here counting as
+named); an origin on any other host is reported as "not a configured Hub",
+never asked who we are (issue 8). Exit 1 when any check fails.
 """
 
 from __future__ import annotations
@@ -195,15 +198,27 @@ def check_token(token: str | None) -> Check:
     return Check("token", True, hubconf.mask(token))
 
 
+def check_hub_endpoint(base: str, allowed: bool) -> Check:
+    """Is ``base`` a Hub endpoint the token may go to? If not, say how to make it one."""
+    shown = redact_url(base)
+    if allowed:
+        return Check("hub endpoint", True, f"{shown} is a configured Hub endpoint (the token may be sent there)")
+    return Check("hub endpoint", False, f"{shown} is not a configured Hub endpoint, so the Hub token is not sent there",
+                 f"if it is a Hub, run `git hf init --endpoint {shown}` (remembered as hf.endpoint) or set HF_ENDPOINT; "
+                 "otherwise point origin at the Hub (`git remote set-url origin https://huggingface.co/NAMESPACE/NAME`)")
+
+
 def check_endpoint(base: str, token: str | None) -> list[Check]:
+    """Reachability (an anonymous request), then ``whoami`` with ``token`` if there is one to send."""
+    shown = redact_url(base)
     try:
         urllib.request.urlopen(f"{base}/api/whoami-v2", timeout=15).close()
     except urllib.error.HTTPError:
         pass  # any HTTP answer (401 without a token) means it is reachable
     except (urllib.error.URLError, OSError) as exc:
-        return [Check("endpoint", False, f"{base} unreachable: {getattr(exc, 'reason', exc)}",
+        return [Check("endpoint", False, f"{shown} unreachable: {getattr(exc, 'reason', exc)}",
                       "check the network, proxies and the endpoint (--endpoint or HF_ENDPOINT)")]
-    checks = [Check("endpoint", True, f"{base} reachable")]
+    checks = [Check("endpoint", True, f"{shown} reachable")]
     if token:
         try:
             who = hubapi.whoami(endpoint=base, token=token)
@@ -213,19 +228,26 @@ def check_endpoint(base: str, token: str | None) -> list[Check]:
     return checks
 
 
-def run_checks(base: str, repo: Repo | None) -> list[Check]:
-    """Every check, for ``repo`` (its merged config) or the global config outside a repo."""
+def run_checks(base: str, repo: Repo | None, named: tuple[str, ...] = ()) -> list[Check]:
+    """Every check, for ``repo`` (its merged config) or the global config outside a repo.
+
+    ``named``: endpoints the user named on this command line (``--endpoint``).
+    """
     cwd = (repo.worktree or repo.git_dir) if repo else None
     config = GitConfig(None, cwd=cwd)
     token = hubconf.token()
+    allowed = hubconf.may_receive_token(base, [*hubconf.configured_endpoints(cwd), *named])
+    hub_checks = [check_hub_endpoint(base, allowed), *check_endpoint(base, token if allowed else None)]
     checks = check_tools()
     if not checks[1].ok:
-        return checks + [check_token(token), *check_endpoint(base, token)]
+        return checks + [check_token(token), *hub_checks]
     checks += [check_lfs_install(config, repo), check_old_hf_config(cwd), check_agent_config(config)]
     if checks[-1].ok:
         with tempfile.TemporaryDirectory(prefix="git-hf-doctor-") as scratch:
             checks.append(check_agent_starts(config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args"), cwd or Path(scratch)))
-    checks += [check_token(token), check_credentials(base, cwd, token), *check_endpoint(base, token)]
+    helper = (check_credentials(base, cwd, token) if allowed else
+              Check("credential helper", None, "not checked: not a configured Hub endpoint (see hub endpoint)"))
+    checks += [check_token(token), helper, *hub_checks]
     return checks
 
 
@@ -237,7 +259,7 @@ def cli(endpoint: str | None) -> None:
     base = doctor_endpoint(endpoint, repo)
     where = str(repo.worktree or repo.git_dir) if repo else "global config (not in a repo)"
     click.echo(f"git hf doctor: {where}, endpoint {redact_url(base)}")
-    checks = run_checks(base, repo)
+    checks = run_checks(base, repo, (endpoint,) if endpoint else ())
     for check in checks:
         label = {True: "ok  ", False: "FAIL", None: "skip"}[check.ok]
         click.echo(f"  {label}  {check.name:<18} {check.detail}")

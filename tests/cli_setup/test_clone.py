@@ -29,7 +29,7 @@ def test_full_clone_materialises_everything_and_configures(seeded, tmp_path):
 
 def test_lazy_clone_keeps_pointers_and_downloads_nothing(seeded, tmp_path):
     hub, files = seeded
-    proc = hf("clone", f"{hub.url}/alice/seeded", str(tmp_path / "lazy"), "--lazy")
+    proc = hf("clone", f"{hub.url}/alice/seeded", str(tmp_path / "lazy"), "--lazy", "--endpoint", hub.url)
     assert proc.returncode == 0, proc.stderr
     clone = tmp_path / "lazy"
     assert (clone / "weights.bin").read_bytes().startswith(POINTER_PREFIX)

@@ -86,7 +86,7 @@ def test_no_token(hub, configured):
 
 def test_rejected_token_and_unconfigured_helper(hub, repo):
     git("remote", "add", "origin", f"{hub.url}/alice/x", cwd=repo)
-    proc = hf("doctor", cwd=repo, env={"HF_TOKEN": "hf_notTheRightToken000000"})
+    proc = hf("doctor", "--endpoint", hub.url, cwd=repo, env={"HF_TOKEN": "hf_notTheRightToken000000"})
     assert proc.returncode == 1
     out = proc.stdout
     assert "FAIL" in lines_for(out, "whoami") and "401" in lines_for(out, "whoami")
@@ -100,3 +100,14 @@ def test_unreachable_endpoint(repo):
     assert proc.returncode == 1
     endpoint = lines_for(proc.stdout, "endpoint")
     assert "unreachable" in endpoint and "fix:" in endpoint
+
+
+def test_origin_that_is_not_a_configured_hub_gets_no_token(hub, repo):
+    """Issue 8: doctor names the problem and the fix instead of asking that host who we are."""
+    git("remote", "add", "origin", f"{hub.url}/alice/x", cwd=repo)
+    proc = hf("doctor", cwd=repo, env={"HF_TOKEN": TOKEN})
+    assert proc.returncode == 1
+    line = lines_for(proc.stdout, "hub endpoint")
+    assert "FAIL" in line and "not a configured Hub endpoint" in line and f"git hf init --endpoint {hub.url}" in line
+    assert "whoami" not in proc.stdout and "logged in as" not in proc.stdout
+    assert hub.stats()["requests"].get("whoami", 0) == 0 or "whoami" not in hub.stats()["requests"]
