@@ -42,16 +42,16 @@ def client(endpoint: str | None = None, token: str | None = None) -> "HfApi":
     return HfApi(endpoint=base, token=token or allowed_token(endpoint) or False, library_name="git-hf-agent")
 
 
-def allowed_token(endpoint: str | None = None) -> str | None:
-    """The configured token if the one rule lets it go to ``endpoint`` (named by the user) or the
-    configured Hub; None otherwise."""
-    named = [endpoint] if endpoint else []
+def allowed_token(endpoint: str | None = None, named: bool = True) -> str | None:
+    """The configured token if the one rule lets it go to ``endpoint`` (counted as a Hub the user
+    named unless ``named=False``, e.g. an endpoint read from a remote URL); None otherwise."""
+    named = [endpoint] if endpoint and named else []
     return hubconf.token_for(hubconf.endpoint(endpoint), [*hubconf.configured_endpoints(), *named])
 
 
-def require_token(token: str | None = None, endpoint: str | None = None) -> str:
+def require_token(token: str | None = None, endpoint: str | None = None, named: bool = True) -> str:
     """The token to write with, or an :class:`HfError` telling the user how to log in."""
-    value = token or allowed_token(endpoint)
+    value = token or allowed_token(endpoint, named)
     if not value and hubconf.token():
         base = hubconf.endpoint(endpoint)
         raise HfError(f"{redact_url(base)} is not a configured Hub endpoint, so your Hub token is not sent there",
@@ -65,13 +65,16 @@ def require_token(token: str | None = None, endpoint: str | None = None) -> str:
 
 
 def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None = None,
-                private: bool = False, exist_ok: bool = False, space_sdk: str | None = None) -> str:
+                private: bool = False, exist_ok: bool = False, space_sdk: str | None = None,
+                endpoint_named: bool = True) -> str:
     """Create ``repo`` on the Hub and return its git URL; HfError on failure (409 unless ``exist_ok``).
 
     A Space needs an SDK; ``space_sdk`` defaults to ``static`` (plain files, nothing to build).
+    ``endpoint_named=False``: the endpoint was not named by the user (say, read from a remote
+    URL), so the configured token goes there only if it is a configured Hub.
     """
     base = hubconf.endpoint(endpoint)
-    secret = require_token(token, endpoint)
+    secret = require_token(token, endpoint, endpoint_named)
     with hub_errors(base, repo, secret):
         client(base, secret).create_repo(
             repo.repo_id, repo_type=repo.type, private=private, exist_ok=exist_ok, token=secret,

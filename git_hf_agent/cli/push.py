@@ -23,6 +23,7 @@ from git_hf_agent import hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitrepo import GitRepo
 from git_hf_agent.hubremote import HubRemote
+from git_hf_agent.redact import redact_text
 from git_hf_agent.units import format_size
 
 STEPS = 3
@@ -70,7 +71,7 @@ def _create(repo: GitRepo, remote: str) -> None:
     if hub.token is None and hubconf.token():
         raise HfError(f"{hub.endpoint} is not the configured Hub ({hubconf.endpoint()}), so your Hub token is not sent there",
                       f"if it is a Hub, point at it: `HF_ENDPOINT={hub.endpoint} git hf push --create`")
-    hubapi.create_repo(hub.repo, endpoint=hub.endpoint, token=hub.token, exist_ok=True)
+    hubapi.create_repo(hub.repo, endpoint=hub.endpoint, token=hub.token, exist_ok=True, endpoint_named=False)
     click.echo(f"repo {hub.label()} is ready", err=True)
 
 
@@ -97,7 +98,7 @@ def cli(remote: str | None, refspec: str | None, create: bool, no_verify: bool) 
                           "fix the errors listed above, then run `git hf push` again")
     say(1, "check", f"ok ({report.files_checked} files to send, {len(report.warnings)} warnings)")
 
-    say(2, "git push", f"git push {remote} {' '.join(args)}")
+    say(2, "git push", redact_text(f"git push {remote} {' '.join(args)}"))  # REMOTE may be a URL with user:token@
     with step(2, "git push"):
         start = time.monotonic()
         code = subprocess.run(["git", "push", remote, *args], cwd=repo.cwd).returncode
