@@ -32,7 +32,7 @@ from git_hf_agent.agent.log import Log, elapsed_ms
 from git_hf_agent.redact import redact_text, redact_url
 
 RETRIABLE, EXPIRED, AUTH, FATAL = "retriable", "expired", "auth", "fatal"
-PRESIGNED = ("part", "basic", "complete")
+PRESIGNED = ("part", "basic", "complete", "download")
 LFS_HEADERS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
 BODY_LIMIT = 1024
 
@@ -119,6 +119,34 @@ class Transport:
             raise failure
         return resp
 
+    def open(self, kind: str, url: str, *, attempt: int, headers: dict[str, str] | None = None,
+             oid: str | None = None, part: int | None = None) -> requests.Response:
+        """Send one streamed GET (the caller reads and closes the body); no redirects followed, no auth.
+
+        A 3xx with ``Location`` is returned as is so the caller decides what the next
+        hop may carry (:mod:`download` follows it); any other non-2xx raises a
+        classified :class:`HttpFailure` exactly as :meth:`request` does.
+        """
+        start = time.monotonic()
+        shown = redact_url(url)
+        fields: dict[str, Any] = {"kind": kind, "method": "GET", "attempt": attempt, "bytes": 0,
+                                  "url": shown, "oid": oid, "part": part}
+        try:
+            resp = self.session.get(url, headers=headers, timeout=self.timeout, auth=_NoAuth(),
+                                    allow_redirects=False, stream=True)
+        except requests.RequestException as exc:
+            failure = network_failure(kind, shown, exc, attempt=attempt, elapsed=time.monotonic() - start)
+            self.log.event("http", status=None, elapsed_ms=elapsed_ms(start), error=failure.reason, **fields)
+            raise failure from exc
+        fields.update(status=resp.status_code, elapsed_ms=elapsed_ms(start))
+        redirect = 300 <= resp.status_code < 400 and bool(resp.headers.get("Location"))
+        failure = None if redirect else classify(kind, resp, shown, attempt, time.monotonic() - start)
+        self.log.event("http", error=failure.reason if failure else None, **fields)
+        if failure is not None:
+            resp.close()
+            raise failure
+        return resp
+
     def close(self) -> None:
         self.session.close()
 
@@ -164,6 +192,11 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
 def _body(resp: requests.Response) -> str:
     text = resp.content[:BODY_LIMIT].decode("utf-8", errors="replace")
     return " ".join(text.split())
+
+
+def network_failure(kind: str, shown_url: str, exc: Exception, *, attempt: int, elapsed: float) -> HttpFailure:
+    """A retriable failure for a connection error, reset or timeout (also one met while reading a body)."""
+    return HttpFailure(RETRIABLE, kind, shown_url, reason=_reason(exc), attempt=attempt, elapsed=elapsed)
 
 
 def _reason(exc: Exception) -> str:

@@ -55,6 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT)
     p.add_argument("--backoff", type=float, default=DEFAULT_BACKOFF)
     p.add_argument("--log", default=None)
+    p.add_argument("--range-size", type=_size, default=None)   # downloads: bytes per Range GET
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     if args.backoff < 0:
@@ -62,6 +63,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.parallel > MAX_PARALLEL:
         raise ValueError(f"argument --parallel: at most {MAX_PARALLEL} (git-lfs already runs several agents)")
     return args
+
+
+def _size(text: str) -> int:
+    from git_hf_agent.units import parse_size
+
+    value = parse_size(text)
+    if value <= 0:
+        raise ValueError
+    return value
 
 
 class Writer:
@@ -105,16 +115,16 @@ class _Session:
             self.args = parse_args([])
         self.log = Log(self.args.log, verbose=self.args.verbose, stderr=stderr)
         self.remote = "origin"
+        self.operation = "upload"
         self.engine = None
+        self.downloads = None
         self.refused: str | None = None
 
     def init(self, req: protocol.Init) -> None:
         self.remote = req.remote
+        self.operation = req.operation
         if self.arg_error:
             self.refused = self.arg_error
-        elif req.operation != "upload":
-            self.refused = ("git-hf-agent only uploads; downloads use git-lfs's own transfer. "
-                            "Fix: `git config lfs.customtransfer.multipart.direction upload` (git hf init sets it)")
         if self.refused:
             self.writer.send(protocol.init_error(protocol.E_PROTOCOL, self.refused))
             self.log.say(self.refused)
@@ -128,12 +138,16 @@ class _Session:
                        max_attempts=self.args.max_attempts, timeout=self.args.timeout, pid=os.getpid())
 
     def transfer(self, req: protocol.Transfer) -> None:
-        if self.refused or req.event != "upload":
-            reason = self.refused or "git-hf-agent only uploads; this download goes to the wrong agent"
+        if self.refused or req.event != self.operation:
+            reason = self.refused or (f"git-hf-agent was started for {self.operation}s; "
+                                      f"this {req.event} request does not belong to it")
             self.fail(req.oid, protocol.E_PROTOCOL, reason)
             return
         try:
-            self._upload(req)
+            if req.event == "download":
+                self._download(req)
+            else:
+                self._upload(req)
         except Exception as exc:  # noqa: BLE001 - one object's bug must not end the process
             self.log.event("bug", oid=req.oid, error=f"{type(exc).__name__}: {exc}")
             self.fail(req.oid, protocol.E_INTERNAL, (
@@ -152,6 +166,34 @@ class _Session:
             self.fail(req.oid, failed.code, failed.message)
             return
         self.writer.send(protocol.complete(req.oid))
+
+    def _download(self, req: protocol.Transfer) -> None:
+        from git_hf_agent.agent.download import Job
+        from git_hf_agent.agent.upload import ObjectFailed
+
+        engine = self._download_engine()
+        job = Job(oid=req.oid, size=req.size, action=req.action,
+                  emit=lambda so_far, since: self.writer.send(protocol.progress(req.oid, so_far, since)))
+        try:
+            path = engine.download(job)
+        except ObjectFailed as failed:
+            self.fail(req.oid, failed.code, failed.message)
+            return
+        self.writer.send(protocol.complete(req.oid, path=path))
+
+    def _download_engine(self):
+        if self.downloads is None:
+            from git_hf_agent.agent.dlbatch import DownloadBatch
+            from git_hf_agent.agent.download import DEFAULT_RANGE_SIZE, DownloadEngine, lfs_dir
+            from git_hf_agent.agent.http import Transport
+            from git_hf_agent.agent.retry import Policy
+
+            a = self.args
+            transport = Transport(self.log, parallel=a.parallel, timeout=a.timeout)
+            self.downloads = DownloadEngine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
+                                            DownloadBatch(transport, self.remote), self.log, parallel=a.parallel,
+                                            storage=lfs_dir(), range_size=a.range_size or DEFAULT_RANGE_SIZE)
+        return self.downloads
 
     def _engine(self):
         if self.engine is None:
@@ -181,8 +223,9 @@ class _Session:
         self.log.event("bad_line", reason=message)
 
     def close(self) -> None:
-        if self.engine is not None:
-            self.engine.close()
+        for engine in (self.engine, self.downloads):
+            if engine is not None:
+                engine.close()
         self.log.close()
 
 

@@ -40,10 +40,12 @@ def test_bad_agent_options_are_reported_at_init_with_the_fix(repo, argv):
     assert argv[0] in out[0]["error"]["message"] and "git hf init" in out[0]["error"]["message"]
 
 
-def test_download_is_refused_with_the_config_fix(repo):
+def test_download_session_is_accepted_and_an_upload_in_it_refused(repo):
     line = json.dumps({"event": "init", "operation": "download", "remote": "origin"})
-    out, _ = loop(line + "\n")
-    assert "direction upload" in out[0]["error"]["message"]
+    upload = json.dumps({"event": "upload", "oid": "c" * 64, "size": 3, "path": "/x", "action": None})
+    out, _ = loop(line + "\n" + upload + "\n")
+    assert out[0] == {}
+    assert "started for downloads" in out[1]["error"]["message"]
 
 
 def test_malformed_lines_are_logged_and_requests_with_an_oid_get_an_error(repo):

@@ -1,0 +1,489 @@
+"""The download engine: one object fetched in parallel byte ranges into a temp file, verified, resumable.
+
+git-lfs hands the agent one ``download`` at a time per process; the agent
+answers ``complete`` with the path of a file whose sha256 it has checked, and
+git-lfs (which checks it again) renames it into ``.git/lfs/objects``. So:
+
+- the temp file lives in ``<lfs dir>/tmp/git-hf-agent/`` (same filesystem as the
+  objects: the rename is cheap), is sized up front and filled by offset;
+- an object larger than one range is fetched as ``Range`` GETs, ``--parallel`` at
+  a time, each retried by the one :class:`retry.Policy` and continued from the
+  byte it reached; a smaller one is one plain GET;
+- every GET carries ``Accept-Encoding: identity`` (a CDN may ignore ``Range`` for
+  a compressed answer) and exactly the action's headers; redirects are followed
+  here, and a hop to another origin gets none of them, bar ``Authorization``
+  where :func:`hubconf.may_receive_token` allows the Hub token;
+- a 200 where a 206 was asked for (no ``Range`` support) switches to one stream;
+  a body shorter than announced is a retriable failure, never accepted;
+- sha256 is computed in file order while ranges land (:class:`ranges.InOrderHasher`,
+  or straight from the stream for a single GET) and checked before ``complete``:
+  a mismatch discards the data and fetches the object once more from zero, a
+  second mismatch fails the object with a clear message;
+- finished ranges go to a journal beside the temp file, so after a kill -9 or
+  Ctrl-C the next run fetches only the ranges that were in flight. The temp file
+  is never removed before the object is in place (git-lfs renames it).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urljoin
+
+import requests
+
+from git_hf_agent import hubconf
+from git_hf_agent.agent import protocol
+from git_hf_agent.agent.dlbatch import Action, BatchError, DownloadBatch, parse_action
+from git_hf_agent.agent.http import EXPIRED, FATAL, RETRIABLE, HttpFailure, Transport, network_failure
+from git_hf_agent.agent.log import Log
+from git_hf_agent.agent.plan import expiry
+from git_hf_agent.agent.progress import Emit, Progress
+from git_hf_agent.agent.ranges import BLOCK, InOrderHasher, RangeJournal, Span, plan, temp_paths
+from git_hf_agent.agent.retry import Cancelled, Policy
+from git_hf_agent.agent.upload import ObjectFailed
+from git_hf_agent.redact import redact_url
+from git_hf_agent.units import format_size
+
+DEFAULT_RANGE_SIZE = 16 << 20
+MAX_REDIRECTS = 10
+MAX_REFRESHES = 5
+EXPIRY_MARGIN = 30.0     # refresh URLs this many seconds before they expire
+TEMP_DIR = "git-hf-agent"
+
+
+@dataclass
+class Job:
+    """One object to download and where to report progress."""
+
+    oid: str
+    size: int
+    action: dict | None
+    emit: Emit
+
+
+class _NoRanges(Exception):
+    """The server answered 200 (whole body) to a ranged GET: switch to one stream."""
+
+
+class _Digest(Exception):
+    """The bytes received do not hash to the oid."""
+
+    def __init__(self, got: str) -> None:
+        self.got = got
+
+
+def lfs_dir(cwd: str | None = None) -> Path:
+    """git-lfs's storage directory: ``lfs.storage`` (relative to the git dir) or ``<common git dir>/lfs``."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+    common = git("rev-parse", "--path-format=absolute", "--git-common-dir") or os.path.abspath(".git")
+    storage = git("config", "--get", "lfs.storage")
+    return Path(common, storage) if storage else Path(common, "lfs")
+
+
+class DownloadEngine:
+    """Downloads objects one at a time with a pool of ``parallel`` range workers."""
+
+    def __init__(self, transport: Transport, policy: Policy, batch: DownloadBatch, log: Log, *,
+                 parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE) -> None:
+        self.transport = transport
+        self.policy = policy
+        self.batch = batch
+        self.log = log
+        self.parallel = parallel
+        self.range_size = range_size
+        self.temp_dir = storage / "tmp" / TEMP_DIR
+        self.objects_dir = storage / "objects"
+        self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-range")
+        self._endpoints: list[str] | None = None
+        self._swept = False
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.transport.close()
+
+    def may_receive_token(self, url: str) -> bool:
+        if self._endpoints is None:
+            self._endpoints = hubconf.configured_endpoints()
+        return hubconf.may_receive_token(url, self._endpoints)
+
+    def download(self, job: Job) -> str:
+        """Fetch and verify ``job``'s object; the temp file's path, or :class:`ObjectFailed`."""
+        self._sweep()
+        start = time.monotonic()
+        path = _Download(self, job).run()
+        took = max(time.monotonic() - start, 1e-6)
+        self.log.say(f"downloaded {job.oid[:12]}: {format_size(job.size)} in {took:.1f}s "
+                     f"({job.size / took / 1e6:.1f} MB/s)")
+        self.log.event("object", oid=job.oid, size=job.size, result="downloaded", elapsed_ms=int(took * 1000))
+        return path
+
+    def _sweep(self) -> None:
+        """Once per process: drop temp files and journals of objects already in place."""
+        if self._swept:
+            return
+        self._swept = True
+        try:
+            leftovers = list(self.temp_dir.glob("*.download.journal")) + list(self.temp_dir.glob("*.download"))
+        except OSError:
+            return
+        for leftover in leftovers:
+            oid = leftover.name.split(".", 1)[0]
+            if len(oid) == 64 and (self.objects_dir / oid[:2] / oid[2:4] / oid).is_file():
+                try:
+                    leftover.unlink()
+                except OSError:
+                    pass
+
+
+class _Download:
+    """State of one object's download: action, temp file, journal, hasher, progress."""
+
+    def __init__(self, engine: DownloadEngine, job: Job) -> None:
+        self.e = engine
+        self.job = job
+        self.what = f"{job.oid[:12]} ({format_size(job.size)})"
+        self.data, self.journal_path = temp_paths(engine.temp_dir, job.oid)
+        self.cancel = threading.Event()
+        self.policy = engine.policy
+        self.progress = Progress(job.size, job.emit)
+        self.lock = threading.Lock()
+        self.action: Action | None = None
+        self.deadline: float | None = None
+        self.generation = 0
+        self.refreshes = 0
+        self.fd = -1
+
+    # -- the object ---------------------------------------------------------------------------
+    def run(self) -> str:
+        self._set_action(self.job.action)
+        try:
+            self.e.temp_dir.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.data, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise self._local(exc) from None
+        try:
+            for round_ in (1, 2):
+                try:
+                    self._fetch()
+                    break
+                except _Digest as bad:
+                    self._discard()
+                    message = (f"download of {self.what} did not match its oid (got sha256 {bad.got[:12]}); "
+                               "the data was discarded")
+                    self.e.log.event("mismatch", oid=self.job.oid, size=self.job.size, got=bad.got, round=round_)
+                    if round_ == 2:
+                        raise ObjectFailed(protocol.E_TRANSFER, (
+                            f"{message} twice. Next: the server or a proxy is serving wrong bytes for this object; "
+                            "re-run later or report it to the repo owner")) from None
+                    self.e.log.say(f"{message}; fetching it once more from zero")
+                    self.progress.restart()
+        finally:
+            os.close(self.fd)
+        self.progress.finish()
+        try:
+            self.journal_path.unlink()
+        except FileNotFoundError:
+            pass
+        return str(self.data)
+
+    def _fetch(self) -> None:
+        spans = plan(self.job.size, self.e.range_size)
+        if len(spans) <= 1:
+            self._single()
+            return
+        try:
+            self._ranges(spans)
+        except _NoRanges:
+            self.e.log.say(f"{self.what}: the server ignores Range requests; fetching it as one stream")
+            self._discard()
+            self.progress.restart()
+            self._single()
+
+    def _discard(self) -> None:
+        """Forget everything received: empty temp file, no journal."""
+        try:
+            os.ftruncate(self.fd, 0)
+        except OSError as exc:
+            raise self._local(exc) from None
+        try:
+            self.journal_path.unlink()
+        except FileNotFoundError:
+            pass
+        self.cancel = threading.Event()
+
+    # -- one stream ---------------------------------------------------------------------------
+    def _single(self) -> None:
+        """One plain GET of the whole object, hashed as it streams (no re-reading)."""
+        import hashlib
+
+        digest: list[str] = []
+
+        def get(attempt: int) -> None:
+            sha = hashlib.sha256()
+            resp = self._open(None, attempt, part=None)
+            with resp:
+                if resp.status_code != 200:
+                    raise self._bad_answer(resp, "200", attempt)
+                written = self._stream(resp, 0, self.job.size, "single", attempt, part=None, sha=sha)
+            if written != self.job.size:
+                raise self._short(written, self.job.size, attempt, resp.url)
+            digest.append(sha.hexdigest())
+
+        self._with_fresh_urls("the download", get)
+        try:
+            os.ftruncate(self.fd, self.job.size)
+        except OSError as exc:
+            raise self._local(exc) from None
+        if digest[-1] != self.job.oid:
+            raise _Digest(digest[-1])
+
+    # -- parallel ranges ----------------------------------------------------------------------
+    def _ranges(self, spans: list[Span]) -> None:
+        journal = RangeJournal.load(self.journal_path, self.job.oid, self.job.size, self.e.range_size, len(spans))
+        try:
+            if journal.done and os.fstat(self.fd).st_size != self.job.size:
+                journal.done.clear()   # the temp file does not match its journal: start afresh
+            os.ftruncate(self.fd, self.job.size)
+            journal.start()
+        except OSError as exc:
+            raise self._local(exc) from None
+        hasher = InOrderHasher(self.fd, spans)
+        try:
+            resumed = [s for s in spans if s.index in journal.done]
+            for span in resumed:
+                hasher.finished(span.index)
+            todo = [s for s in spans if s.index not in journal.done]
+            self.e.log.say(f"download {self.what} in {len(spans)} ranges of {format_size(self.e.range_size)}, "
+                           f"{self.e.parallel} at a time" + (f"; {len(resumed)} ranges already on disk" if resumed else ""))
+            self.e.log.event("object", oid=self.job.oid, size=self.job.size, direction="download",
+                             ranges=len(spans), range_size=self.e.range_size, resumed_ranges=len(resumed))
+            if resumed:
+                self.progress.already_done(sum(s.length for s in resumed))
+            self._run_all(todo, lambda span: self._fetch_span(span, len(spans), journal, hasher))
+            try:
+                got = hasher.hexdigest()
+            except OSError as exc:
+                raise self._local(exc) from None
+            if got != self.job.oid:
+                raise _Digest(got)
+        finally:
+            hasher.stop()
+            journal.close()
+
+    def _run_all(self, spans: list[Span], fn: Callable[[Span], None]) -> None:
+        futures = [self.e.pool.submit(fn, span) for span in spans]
+        finished, pending = cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
+        if not any(f.exception() is not None for f in finished):
+            return
+        self.cancel.set()
+        for f in pending:
+            f.cancel()
+        cf.wait(pending)
+        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+        for kind in (_NoRanges, ObjectFailed):
+            for exc in errors:
+                if isinstance(exc, kind):
+                    raise exc
+        raise errors[0]
+
+    def _fetch_span(self, span: Span, total: int, journal: RangeJournal, hasher: InOrderHasher) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+        reached = [0]   # bytes of this span on disk; a retry continues from there
+
+        def get(attempt: int) -> None:
+            resp = self._open(span.header(reached[0]), attempt, part=span.index + 1)
+            with resp:
+                if resp.status_code == 200:
+                    raise _NoRanges()
+                if resp.status_code != 206 or not _content_range_ok(resp, span.start + reached[0], span.end, self.job.size):
+                    raise self._bad_answer(resp, f"206 with Content-Range {span.header(reached[0])[6:]}/{self.job.size}", attempt)
+                self._stream(resp, span.start + reached[0], span.end, span.index, attempt, part=span.index + 1,
+                             base=span.start, reached=reached)
+            if span.start + reached[0] < span.end:
+                raise self._short(reached[0], span.length, attempt, resp.url)
+
+        try:
+            self._with_fresh_urls(f"range {span.index + 1}/{total}", get, part=span.index + 1)
+        except BaseException:
+            self.cancel.set()
+            raise
+        journal.record(span.index)
+        hasher.finished(span.index)
+
+    # -- HTTP: one GET, redirects, body ---------------------------------------------------------
+    def _open(self, range_header: str | None, attempt: int, part: int | None) -> requests.Response:
+        """GET the action's href (following redirects); the response with its body unread."""
+        with self.lock:
+            action = self.action
+        url, headers = action.href, dict(action.headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            sent = {**headers, "Accept-Encoding": "identity"}
+            if range_header:
+                sent["Range"] = range_header
+            resp = self.e.transport.open("download", url, attempt=attempt, headers=sent, oid=self.job.oid, part=part)
+            if not 300 <= resp.status_code < 400:
+                return resp
+            resp.close()
+            url = urljoin(url, resp.headers["Location"])
+            headers = self._hop_headers(action, url)
+        raise HttpFailure(FATAL, "download", redact_url(url), reason=f"more than {MAX_REDIRECTS} redirects",
+                          attempt=attempt)
+
+    def _hop_headers(self, action: Action, url: str) -> dict[str, str]:
+        """Headers for a redirect hop: all of the action's on its own origin; elsewhere only a
+        token the Hub may receive there (a CDN or storage URL is presigned and gets none)."""
+        if hubconf.origin(url) is not None and hubconf.origin(url) == hubconf.origin(action.href):
+            return dict(action.headers)
+        if self.e.may_receive_token(url):
+            return {k: v for k, v in action.headers.items() if k.lower() == "authorization"}
+        return {}
+
+    def _stream(self, resp: requests.Response, start: int, end: int, key, attempt: int, *, part: int | None,
+                base: int = 0, sha=None, reached: list[int] | None = None) -> int:
+        """Write the body at ``start``..``end`` by offset; returns the bytes written.
+
+        Network errors while reading become retriable :class:`HttpFailure`; a body
+        longer than asked for is refused (nothing past ``end`` is written).
+        """
+        pos = start
+        chunks = resp.iter_content(BLOCK)
+        began = time.monotonic()
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled()
+            try:
+                block = next(chunks)
+            except StopIteration:
+                break
+            except (requests.RequestException, OSError) as exc:
+                raise network_failure("download", redact_url(resp.url), exc, attempt=attempt,
+                                      elapsed=time.monotonic() - began) from exc
+            if pos + len(block) > end:
+                raise HttpFailure(RETRIABLE, "download", redact_url(resp.url), resp.status_code,
+                                  reason=f"body longer than the {end - start} bytes asked for", attempt=attempt)
+            self._write(block, pos)
+            if sha is not None:
+                sha.update(block)
+            pos += len(block)
+            if reached is not None:
+                reached[0] = pos - base
+            self.progress.advance(key, pos - base)
+        return pos - start
+
+    def _write(self, block: bytes, offset: int) -> None:
+        view = memoryview(block)
+        try:
+            while view:
+                n = os.pwrite(self.fd, view, offset)
+                view, offset = view[n:], offset + n
+        except OSError as exc:
+            raise self._local(exc) from None
+
+    # -- retries plus fresh URLs ----------------------------------------------------------------
+    def _set_action(self, raw: dict | None) -> None:
+        if raw is None:
+            self._refresh(None)
+            return
+        try:
+            self.action, self.deadline = parse_action(raw), expiry(raw)
+        except BatchError as exc:
+            raise ObjectFailed(protocol.E_BAD_ACTION, f"download of {self.what} failed: {exc.message}. "
+                               "Next: re-run the command; if it repeats, the server is not speaking the LFS protocol") from None
+
+    def _refresh(self, seen: int | None) -> None:
+        """Ask the batch API for a new action (once per generation however many workers ask)."""
+        with self.lock:
+            if seen is not None and seen != self.generation:
+                return
+            if seen is not None:
+                self.refreshes += 1
+                if self.refreshes > MAX_REFRESHES:
+                    raise ObjectFailed(protocol.E_TRANSFER, (
+                        f"download of {self.what} failed: the storage refused {MAX_REFRESHES} fresh URLs in a row. "
+                        "Next: check the machine's clock and re-run the command"))
+                self.e.log.say(f"{self.what}: download URL expired; asking the LFS API for a fresh one")
+            try:
+                action = self.e.batch.action(self.job.oid, self.job.size, self.policy,
+                                             on_retry=lambda f, wait: self._retrying("batch", f, wait))
+            except BatchError as exc:
+                step = "check the repo and revision" if exc.missing else "re-run the command"
+                raise ObjectFailed(protocol.E_TRANSFER, f"download of {self.what} failed: {exc.message}"
+                                   + ("" if "Next:" in exc.message else f". Next: {step}")) from None
+            self.action, self.deadline = action, None
+            self.generation += 1
+
+    def _with_fresh_urls(self, what: str, send: Callable[[int], object], part: int | None = None):
+        started = time.monotonic()
+        while True:
+            with self.lock:
+                generation = self.generation
+                stale = self.deadline is not None and time.time() > self.deadline - EXPIRY_MARGIN
+            if stale:
+                self._refresh(generation)
+                continue
+            try:
+                return self.policy.call(send, on_retry=lambda f, wait: self._retrying(what, f, wait))
+            except HttpFailure as failure:
+                if failure.category == EXPIRED:
+                    self._refresh(generation)
+                    continue
+                raise self._failed(what, failure, time.monotonic() - started) from None
+
+    def _retrying(self, what: str, failure: HttpFailure, wait: float) -> None:
+        self.e.log.say(f"{self.job.oid[:12]} {what}: {failure.describe()}; "
+                       f"retry {failure.attempt + 1}/{self.policy.max_attempts} in {wait:.1f}s")
+        self.e.log.event("retry", oid=self.job.oid, size=self.job.size, what=what, status=failure.status,
+                         error=failure.reason or None, attempt=failure.attempt,
+                         max_attempts=self.policy.max_attempts, delay_s=round(wait, 3))
+
+    # -- messages -------------------------------------------------------------------------------
+    def _failed(self, what: str, failure: HttpFailure, spent: float) -> ObjectFailed:
+        if failure.retriable:
+            step = "check the network or the Hub's status, then re-run the command (`git lfs pull` resumes)"
+        elif failure.category == FATAL:
+            step = "re-run the command; if it fails the same way, report it with the log " + (self.e.log.path or "")
+        else:
+            step = "check the Hub token (`git hf doctor`) and re-run the command"
+        return ObjectFailed(failure.status or protocol.E_TRANSFER, (
+            f"download of {self.what} failed at {what} after {spent:.1f}s: {failure.describe()}. Next: {step}"))
+
+    def _short(self, got: int, want: int, attempt: int, url: str) -> HttpFailure:
+        return HttpFailure(RETRIABLE, "download", redact_url(url), 200,
+                           reason=f"body ended early: {got} of {want} bytes", attempt=attempt)
+
+    def _bad_answer(self, resp: requests.Response, wanted: str, attempt: int) -> HttpFailure:
+        got = f"{resp.status_code} with Content-Range {resp.headers.get('Content-Range')!r}"
+        return HttpFailure(RETRIABLE, "download", redact_url(resp.url), resp.status_code,
+                           reason=f"expected {wanted}, got {got}", attempt=attempt)
+
+    def _local(self, exc: OSError) -> ObjectFailed:
+        return ObjectFailed(protocol.E_LOCAL_FILE, (
+            f"download of {self.what}: cannot write {self.data}: {exc.strerror or exc}. "
+            "Next: free disk space in the repository and re-run the command (`git lfs pull` resumes)"))
+
+
+def _content_range_ok(resp: requests.Response, start: int, end: int, size: int) -> bool:
+    """``Content-Range: bytes start-(end-1)/size`` (``*`` allowed for the size)."""
+    value = (resp.headers.get("Content-Range") or "").strip()
+    unit, _, rest = value.partition(" ")
+    span, _, total = rest.partition("/")
+    first, _, last = span.partition("-")
+    try:
+        return (unit == "bytes" and int(first) == start and int(last) == end - 1
+                and (total == "*" or int(total) == size))
+    except ValueError:
+        return False
