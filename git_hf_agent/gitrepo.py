@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -106,6 +108,31 @@ class GitRepo:
     def git(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         """``git ARGS`` run at the top of this repository (see :func:`run_git`)."""
         return run_git(args, cwd=self.cwd, **kwargs)
+
+    @contextmanager
+    def index_restored_on_error(self) -> Iterator[None]:
+        """Put the index back byte for byte when the block raises (a failed ``git hf commit``
+        leaves the index as it found it); the copy lives in the git dir, never outside it."""
+        index = Path(self.git("rev-parse", "--git-path", "index").stdout.decode().strip())
+        index = index if index.is_absolute() else self.cwd / index
+        backup: Path | None = None
+        if index.is_file():
+            fd, name = tempfile.mkstemp(prefix="hf-index-", dir=index.parent)
+            os.close(fd)
+            backup = Path(name)
+            shutil.copy2(index, backup)
+        try:
+            yield
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, index)
+                backup = None
+            else:
+                index.unlink(missing_ok=True)
+            raise
+        finally:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
 
     # -- configuration -----------------------------------------------------------
     def config(self) -> dict[str, list[str]]:

@@ -73,7 +73,7 @@ def origin(url: str) -> tuple[str, str, int] | None:
 def _host(raw: str) -> str | None:
     """A normalised host (name or IP literal), or None when it is not a plain one."""
     if raw.startswith("["):
-        if not raw.endswith("]"):
+        if not raw.endswith("]") or "%" in raw:  # zone ids name a local interface, not a host
             return None
         try:
             return f"[{ipaddress.IPv6Address(raw[1:-1]).compressed}]"

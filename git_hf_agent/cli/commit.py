@@ -8,7 +8,9 @@ extensions that are always binary, or shared by several files and by no file
 kept in git; otherwise the exact, escaped path), stages so that git-lfs's clean
 filter turns them into pointers, confirms every one is a pointer in the index,
 then runs ``git commit``. It never rewrites history and never discards a
-change: everything goes through ``git add`` and ``git commit``.
+change: everything goes through ``git add`` and ``git commit``. When it stops
+with an error, the index (and ``.gitattributes``) are put back as they were;
+a ``.gitattributes`` that is a symlink is refused, never written through.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import click
 from git_hf_agent import preflight
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitrepo import GitRepo, git_lfs_version
+from git_hf_agent.setup import append_no_follow, refuse_symlinked_gitattributes
 
 LFS_ATTRS = "filter=lfs diff=lfs merge=lfs -text"
 # Extensions the Hub's default .gitattributes sends to LFS: always binary, tracked by pattern.
@@ -117,7 +120,7 @@ def _track(repo: GitRepo, patterns: dict[str, list[str]], todo: dict[str, str]) 
     existing = attributes.read_bytes() if attributes.exists() else b""
     lines = "".join(f"{pattern} {LFS_ATTRS}\n" for pattern in patterns)
     sep = b"" if not existing or existing.endswith(b"\n") else b"\n"
-    attributes.write_bytes(existing + sep + lines.encode("utf-8", errors="surrogateescape"))
+    append_no_follow(attributes, sep + lines.encode("utf-8", errors="surrogateescape"))
     click.echo("tracking with LFS (added to .gitattributes):")
     for pattern, paths in patterns.items():
         for path in paths[:SHOW_PER_PATTERN]:
@@ -166,7 +169,31 @@ def cli(message: str | None, paths: tuple[str, ...]) -> None:
     repo = GitRepo()
     root = repo.workdir
     rel = tuple(os.path.relpath(os.path.abspath(p), root) for p in paths)
+    refuse_symlinked_gitattributes(root / ".gitattributes", "git hf commit")
     _ensure_lfs(repo)
+    attributes = root / ".gitattributes"
+    before = attributes.read_bytes() if attributes.is_file() else None
+    try:
+        with repo.index_restored_on_error():
+            _commit(repo, rel, paths, message)
+    except BaseException:
+        _put_back(attributes, before)
+        raise
+
+
+def _put_back(attributes: Path, before: bytes | None) -> None:
+    """Undo this command's .gitattributes additions after an error (it was ``before``, None = absent)."""
+    if attributes.is_symlink():
+        return
+    if before is None:
+        attributes.unlink(missing_ok=True)
+    elif attributes.is_file() and attributes.read_bytes() != before:
+        attributes.write_bytes(before)
+
+
+def _commit(repo: GitRepo, rel: tuple[str, ...], paths: tuple[str, ...], message: str | None) -> None:
+    """Track, stage, confirm pointers and commit (the index is restored by the caller on error)."""
+    root = repo.workdir
     changed = _changed_files(repo, rel)
     names = [p for _, p in changed]
     already = repo.lfs_tracked(names)
@@ -186,5 +213,6 @@ def cli(message: str | None, paths: tuple[str, ...]) -> None:
     msg = message or _default_message(repo, pathspec)
     proc = repo.git("commit", "-m", msg, *(["--", *pathspec] if pathspec else []), capture=False, check=False)
     if proc.returncode != 0:
-        raise HfError(f"git commit failed (exit {proc.returncode}); your changes are staged, nothing is lost",
+        raise HfError(f"git commit failed (exit {proc.returncode}); the index and .gitattributes are as before, "
+                      "your files are untouched",
                       fix="read git's message above, fix it, then run `git hf commit` again")
