@@ -77,6 +77,19 @@ class _NoAuth(requests.auth.AuthBase):
         return r
 
 
+class _OnlyGiven(requests.auth.AuthBase):
+    """Authorization exactly as the caller's headers give it (a server's action header), never from ~/.netrc."""
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers.pop("Authorization", None)
+        if self.value:
+            r.headers["Authorization"] = self.value
+        return r
+
+
 class Transport:
     """A requests session sized for ``parallel`` connections, with connect/read timeouts."""
 
@@ -121,7 +134,8 @@ class Transport:
 
     def open(self, kind: str, url: str, *, attempt: int, headers: dict[str, str] | None = None,
              oid: str | None = None, part: int | None = None) -> requests.Response:
-        """Send one streamed GET (the caller reads and closes the body); no redirects followed, no auth.
+        """Send one streamed GET (the caller reads and closes the body); no redirects followed, and no
+        Authorization but one in ``headers`` (the server's action header, never ~/.netrc).
 
         A 3xx with ``Location`` is returned as is so the caller decides what the next
         hop may carry (:mod:`download` follows it); any other non-2xx raises a
@@ -132,7 +146,8 @@ class Transport:
         fields: dict[str, Any] = {"kind": kind, "method": "GET", "attempt": attempt, "bytes": 0,
                                   "url": shown, "oid": oid, "part": part}
         try:
-            resp = self.session.get(url, headers=headers, timeout=self.timeout, auth=_NoAuth(),
+            given = next((v for k, v in (headers or {}).items() if k.lower() == "authorization"), None)
+            resp = self.session.get(url, headers=headers, timeout=self.timeout, auth=_OnlyGiven(given),
                                     allow_redirects=False, stream=True)
         except requests.RequestException as exc:
             failure = network_failure(kind, shown, exc, attempt=attempt, elapsed=time.monotonic() - start)

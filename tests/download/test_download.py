@@ -1,0 +1,277 @@
+"""The agent's download path at the wire: the protocol loop driven in-process, HTTP faked with ``responses``.
+
+Each test plays a server behaviour (ranges, no ranges, short bodies, corrupt
+bytes, redirects to another host, expired URLs, a crash mid-object) and checks
+what git-lfs and the user would see: the file handed back, its bytes, the
+progress events, the requests sent and the error text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import responses
+
+from git_hf_agent.agent.main import run
+from git_hf_agent.agent.ranges import RangeJournal, plan, temp_paths
+
+ENDPOINT = "https://hub.test/alice/model.git/info/lfs"
+HREF = "https://hub.test/_lfs/objects/{oid}?sig=abc"
+MIB = 1 << 20
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A real git repo as the agent's cwd, origin on a Hub at https://hub.test (public: no credentials)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", "https://hub.test/alice/model"], check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def blob(size: int, seed: int = 1) -> bytes:
+    """Non-repeating bytes (a shifted range would change the hash)."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def oid_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class FakeStorage:
+    """A download server: batch answers plus an href honouring (or ignoring) Range, with scripted faults."""
+
+    def __init__(self, rsps, data: bytes, *, ranges: bool = True, href: str = HREF, headers=None) -> None:
+        self.data, self.oid, self.ranges = data, oid_of(data), ranges
+        self.href = href.format(oid=self.oid)
+        self.headers = headers or {}
+        self.faults: list = []          # consumed in order, one per GET: callable(request) -> response | None
+        self.gets: list = []            # (url, headers) of every GET
+        self.batches: list = []
+        rsps.add_callback(responses.POST, f"{ENDPOINT}/objects/batch", callback=self._batch)
+        rsps.add_callback(responses.GET, re.compile(re.escape(self.href.split("?")[0]) + r".*"), callback=self._get)
+
+    def action(self) -> dict:
+        return {"href": self.href, "header": dict(self.headers), "expires_in": 3600}
+
+    def _batch(self, request):
+        body = json.loads(request.body)
+        self.batches.append(body)
+        objects = [{"oid": o["oid"], "size": o["size"], "actions": {"download": self.action()}} for o in body["objects"]]
+        return 200, {"Content-Type": "application/vnd.git-lfs+json"}, json.dumps({"transfer": "basic", "objects": objects})
+
+    def _get(self, request):
+        self.gets.append((request.url, dict(request.headers)))
+        if self.faults:
+            answer = self.faults.pop(0)(request)
+            if answer is not None:
+                return answer
+        return self.serve(request)
+
+    def serve(self, request, data: bytes | None = None):
+        data = self.data if data is None else data
+        wanted = request.headers.get("Range")
+        if wanted and self.ranges:
+            first, last = (int(x) for x in wanted.split("=")[1].split("-"))
+            return 206, {"Content-Range": f"bytes {first}-{last}/{len(data)}"}, data[first:last + 1]
+        return 200, {}, data
+
+
+def drive(lines: list[dict], *argv: str, log=None) -> list[dict]:
+    """Run the agent loop on ``lines``; the parsed stdout lines (every one must be JSON)."""
+    out = io.StringIO()
+    args = ["--backoff", "0", "--range-size", "1MiB", "--parallel", "4", "--timeout", "5", *argv]
+    if log:
+        args += ["--log", str(log)]
+    run(io.StringIO("".join(json.dumps(line) + "\n" for line in lines)), out, args, stderr=io.StringIO())
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def download(oid: str, size: int, action=None) -> list[dict]:
+    return [{"event": "init", "operation": "download", "remote": "origin", "concurrent": True},
+            {"event": "download", "oid": oid, "size": size, "action": action}]
+
+
+def completes(replies):
+    return [r for r in replies if r.get("event") == "complete"]
+
+
+def progress_of(replies):
+    return [r["bytesSoFar"] for r in replies if r.get("event") == "progress"]
+
+
+def test_big_object_comes_in_parallel_ranges_and_is_handed_back_verified(repo, rsps):
+    data = blob(5 * MIB + 123)
+    hub = FakeStorage(rsps, data)
+
+    replies = drive(download(hub.oid, len(data)))
+
+    done = completes(replies)[0]
+    assert "error" not in done
+    path = done["path"]
+    assert open(path, "rb").read() == data
+    assert os.path.dirname(path) == str(repo / ".git" / "lfs" / "tmp" / "git-hf-agent")   # same fs as objects
+    assert hub.batches[0]["operation"] == "download"          # standalone: the agent asked the batch API
+    ranges = sorted(h["Range"] for _, h in hub.gets)
+    assert len(ranges) == 6 and f"bytes=0-{MIB - 1}" in ranges and f"bytes={5 * MIB}-{len(data) - 1}" in ranges
+    assert all(h["Accept-Encoding"] == "identity" and "Authorization" not in h for _, h in hub.gets)
+    seen = progress_of(replies)
+    assert seen == sorted(seen) and seen[-1] == len(data)
+    assert not (repo / ".git" / "lfs" / "tmp" / "git-hf-agent" / f"{hub.oid}.download.journal").exists()
+
+
+def test_small_object_is_one_plain_get_with_the_action_headers(repo, rsps):
+    data = blob(3000)
+    hub = FakeStorage(rsps, data, headers={"X-Signed": "yes"})
+
+    replies = drive(download(hub.oid, len(data), hub.action()))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert not hub.batches                                     # the action came from git-lfs
+    (url, headers), = hub.gets
+    assert "Range" not in headers and headers["X-Signed"] == "yes"
+    assert progress_of(replies)[-1] == len(data)
+
+
+def test_server_without_range_support_is_read_as_one_stream(repo, rsps):
+    data = blob(3 * MIB + 7)
+    hub = FakeStorage(rsps, data, ranges=False)
+
+    replies = drive(download(hub.oid, len(data)))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert any("Range" not in h for _, h in hub.gets)          # fell back to a plain GET
+    assert progress_of(replies)[-1] == len(data)
+
+
+def test_short_body_is_retried_never_accepted(repo, rsps):
+    data = blob(2 * MIB + 5)
+    hub = FakeStorage(rsps, data)
+    cut = lambda request: (206, {"Content-Range": request.headers["Range"].replace("=", " ") + f"/{len(data)}"},
+                           data[:1000])
+    hub.faults = [cut, cut]
+
+    replies = drive(download(hub.oid, len(data)))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert len(hub.gets) >= 5                                   # 3 ranges + 2 short answers retried
+
+
+def test_wrong_bytes_are_discarded_and_fetched_once_more_from_zero(repo, rsps):
+    data = blob(2 * MIB)
+    hub = FakeStorage(rsps, data)
+    corrupt = bytearray(data)
+    corrupt[10] ^= 0xFF
+    hub.faults = [lambda request: hub.serve(request, bytes(corrupt))] * 2   # both ranges of the first round
+
+    replies = drive(download(hub.oid, len(data)))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert len(hub.gets) == 4
+
+
+def test_bytes_that_never_match_fail_with_a_clear_error(repo, rsps):
+    data = blob(1000)
+    hub = FakeStorage(rsps, data)
+    hub.faults = [lambda request: (200, {}, b"x" * 1000)] * 10
+
+    done = completes(drive(download(hub.oid, len(data))))[0]
+
+    assert f"download of {hub.oid[:12]}" in done["error"]["message"]
+    assert "did not match its oid" in done["error"]["message"] and "twice" in done["error"]["message"]
+
+
+def test_a_fault_that_never_clears_names_the_object_and_the_cause(repo, rsps):
+    data = blob(2 * MIB)
+    hub = FakeStorage(rsps, data)
+    hub.faults = [lambda request: (500, {}, b"<Error>InternalError</Error>")] * 100
+
+    replies = drive(download(hub.oid, len(data)), "--max-attempts", "3")
+
+    message = completes(replies)[0]["error"]["message"]
+    assert f"download of {hub.oid[:12]}" in message and "HTTP 500" in message and "attempt 3" in message
+    assert "Next:" in message
+
+
+def test_redirect_to_another_host_carries_none_of_the_hubs_headers(repo, rsps):
+    data = blob(2 * MIB + 1)
+    hub = FakeStorage(rsps, data, href="https://cdn.test/blob/{oid}", headers={"Authorization": "Bearer hf_secret"})
+    start = "https://hub.test/alice/model/resolve/x"
+
+    def redirect(request):
+        return 302, {"Location": hub.href + "?X-Amz-Signature=s3cr3t"}, b""
+
+    rsps.add_callback(responses.GET, start, callback=redirect)
+    action = {"href": start, "header": {"Authorization": "Bearer hf_secret"}}
+
+    replies = drive(download(hub.oid, len(data), action))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert hub.gets and all("Authorization" not in h for _, h in hub.gets)
+    assert all(h["Range"] for _, h in hub.gets)                 # ranges survive the redirect
+    redirected = [c for c in rsps.calls if c.request.url == start]
+    assert all(c.request.headers["Authorization"] == "Bearer hf_secret" for c in redirected)
+
+
+def test_expired_url_gets_a_fresh_one_from_the_batch_api(repo, rsps):
+    data = blob(2 * MIB)
+    hub = FakeStorage(rsps, data)
+    hub.faults = [lambda request: (403, {}, b"<Error><Code>AccessDenied</Code>Request has expired</Error>")]
+
+    replies = drive(download(hub.oid, len(data), hub.action()))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert len(hub.batches) == 1
+
+
+def test_object_missing_on_the_server_is_reported_not_retried(repo, rsps):
+    rsps.add(responses.POST, f"{ENDPOINT}/objects/batch", json={"objects": [
+        {"oid": "a" * 64, "size": 5, "error": {"code": 404, "message": "Object does not exist"}}]})
+
+    done = completes(drive(download("a" * 64, 5)))[0]
+
+    assert "Object does not exist" in done["error"]["message"] and "aaaaaaaaaaaa" in done["error"]["message"]
+
+
+def test_resume_fetches_only_the_ranges_not_yet_on_disk(repo, rsps):
+    data = blob(6 * MIB)
+    hub = FakeStorage(rsps, data)
+    tmp = repo / ".git" / "lfs" / "tmp" / "git-hf-agent"
+    tmp.mkdir(parents=True)
+    temp, journal_path = temp_paths(tmp, hub.oid)
+    spans = plan(len(data), MIB)
+    with open(temp, "wb") as fh:                 # an earlier run wrote ranges 0, 1 and 4, then was killed
+        fh.truncate(len(data))
+        for i in (0, 1, 4):
+            fh.seek(spans[i].start)
+            fh.write(data[spans[i].start:spans[i].end])
+    journal = RangeJournal(journal_path, hub.oid, len(data), MIB)
+    journal.start()
+    for i in (0, 1, 4):
+        journal.record(i)
+    journal.close()
+    with open(journal_path, "a") as fh:
+        fh.write('{"range": 2')                   # torn line at kill time: ignored
+
+    replies = drive(download(hub.oid, len(data)))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert sorted(h["Range"] for _, h in hub.gets) == sorted(spans[i].header() for i in (2, 3, 5))
+    assert progress_of(replies)[0] == 3 * MIB                   # resumed bytes reported at once
