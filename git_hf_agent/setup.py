@@ -8,6 +8,9 @@ and returns one human sentence per change, so a second run returns ``[]``
 - the agent: ``lfs.customtransfer.multipart.{path,args,concurrent,direction}``,
   replacing a ``huggingface-cli``/``hf lfs-enable-largefiles`` registration
   (whose command no longer exists) and git-lfs-ignored mixed-case spellings;
+- downloads through the agent (unless ``--no-downloads``): ``direction=both`` plus the
+  url aliases and the per-URL standalone key of :mod:`downloadsetup`, which match
+  the download endpoint only (uploads keep batch + multipart);
 - ``lfs.<endpoint>/.locksverify=false``: the Hub has no locking API; the
   trailing-slash URL form matches every repo below the endpoint (git-lfs
   ``config/url_config.go`` tries ``<host>/<path prefix>/`` and ``<host>/``);
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from git_hf_agent import hubconf
+from git_hf_agent import downloadsetup, hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
 
@@ -62,11 +65,14 @@ class Change:
 
 
 def configure(path: Path | None = None, *, global_: bool = False, endpoint: str | None = None,
-              parallel: int | None = None, dry_run: bool = False, gitattributes: bool = True) -> list[str]:
+              parallel: int | None = None, dry_run: bool = False, gitattributes: bool = True,
+              downloads: bool = True) -> list[str]:
     """Configure ``path``'s repo (or the global config) for the Hub; return the changes (made or planned).
 
     An empty list means everything was already configured. ``gitattributes=False``
     leaves ``.gitattributes`` alone (``git hf clone`` must not dirty a fresh checkout).
+    ``downloads=False`` (``--no-downloads``) keeps LFS downloads with git-lfs and removes
+    the keys an earlier run wrote to route them through the agent (:mod:`downloadsetup`).
     Raises HfError outside a repository without ``global_``, or when git-lfs or the
     agent is not installed.
     """
@@ -78,7 +84,8 @@ def configure(path: Path | None = None, *, global_: bool = False, endpoint: str 
     config = GitConfig("global") if global_ else GitConfig("local", cwd=repo.worktree or repo.git_dir)
     plan = [
         *lfs_install_changes(config, repo),
-        *agent_changes(config, parallel),
+        *agent_changes(config, parallel, downloads),
+        *download_changes(config, base, downloads),
         *locksverify_changes(config, base),
         *credential_changes(config, base),
         *endpoint_changes(config, base),
@@ -155,7 +162,7 @@ def _lfs_install(flag: str, cwd: Path | None = None) -> None:
 
 # --- the agent -----------------------------------------------------------------------------
 
-def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
+def agent_changes(config: GitConfig, parallel: int | None, downloads: bool = True) -> list[Change]:
     """Register git-hf-agent as the ``multipart`` custom transfer, replacing any other agent."""
     # Written as is: git-lfs 3.x shell-quotes the path itself (`sh -c "'<path>' <args>"`).
     path = installed_command("git-hf-agent")
@@ -167,7 +174,7 @@ def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
         args = with_parallel(args, parallel)
     # args is always written, "" for none: otherwise another scope's args (say a global
     # `lfs-multipart-upload`) would be passed to this scope's agent.
-    wanted = {"path": path, "args": args, "concurrent": "true", "direction": "upload"}
+    wanted = {"path": path, "args": args, "concurrent": "true", "direction": "both" if downloads else "upload"}
     changes = [_miscased_agent_change(config)] if miscased_agent_keys(config) else []
     if current == wanted:
         return changes
@@ -177,6 +184,17 @@ def agent_changes(config: GitConfig, parallel: int | None) -> list[Change]:
         if current[key] != value:
             changes.append(_set_change(config, f"{AGENT}.{key}", value))
     return changes
+
+
+def download_changes(config: GitConfig, base: str, downloads: bool) -> list[Change]:
+    """Route LFS downloads from ``base`` through the agent (standalone, download endpoint only), or undo it."""
+    if downloads:
+        return [_set_change(config, key, value) if key.endswith("standalonetransferagent")
+                else Change(f"add {key}={value}", lambda k=key, v=value: config.add(k, v))
+                for key, value in downloadsetup.missing(config, base)]
+    return [Change(f"remove {key}={value} (downloads stay with git-lfs)",
+                   lambda k=key, v=value: downloadsetup.remove(config, k, v))
+            for key, value in downloadsetup.present(config, base)]
 
 
 def with_parallel(args: str | None, parallel: int) -> str:

@@ -18,19 +18,25 @@ from git_hf_agent.setup import configure, credential_url
 @click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co).")
 @click.option("--parallel", type=click.IntRange(min=1), metavar="N",
               help="Parts the agent uploads at once per file (written to the agent's args; default 10).")
+@click.option("--no-downloads", is_flag=True,
+              help="Leave LFS downloads (clone, pull) to git-lfs instead of the agent's parallel ranged GETs.")
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
-def cli(path: Path | None, global_: bool, endpoint: str | None, parallel: int | None, dry_run: bool) -> None:
+def cli(path: Path | None, global_: bool, endpoint: str | None, parallel: int | None, no_downloads: bool,
+        dry_run: bool) -> None:
     """Configure git, git-lfs and the multipart agent for the Hub (idempotent).
 
     Runs `git lfs install`, registers git-hf-agent as the `multipart` transfer
-    (replacing a huggingface-cli registration), disables LFS lock verification for
+    (replacing a huggingface-cli registration), routes LFS downloads from the Hub
+    through it (plain `git clone`/`pull` fetch big files in parallel ranges,
+    resumably; `--no-downloads` opts out), disables LFS lock verification for
     the Hub, makes `git hf credential` the Hub host's credential helper, and adds
     the Hub's usual LFS patterns to .gitattributes.
     """
     if global_ and path is not None:
         raise click.UsageError("pass either PATH or --global, not both")
     base = hubconf.endpoint(endpoint)
-    changes = configure(path, global_=global_, endpoint=base, parallel=parallel, dry_run=dry_run)
+    changes = configure(path, global_=global_, endpoint=base, parallel=parallel, dry_run=dry_run,
+                        downloads=not no_downloads)
     where = "global git config" if global_ else str((path or Path(".")).resolve())
     if not changes:
         click.echo(f"already configured for {base} ({where}); nothing to change")

@@ -31,15 +31,14 @@ def test_init_registers_agent_and_second_run_changes_nothing(repo):
     assert os.path.isabs(agent) and os.access(agent, os.X_OK) and agent.endswith("git-hf-agent")
     assert config(repo, "--get", "lfs.customtransfer.multipart.args") == ["--parallel 4"]
     assert config(repo, "--get", "lfs.customtransfer.multipart.concurrent") == ["true"]
-    assert config(repo, "--get", "lfs.customtransfer.multipart.direction") == ["upload"]
+    assert config(repo, "--get", "lfs.customtransfer.multipart.direction") == ["both"]   # downloads: tests/download
     assert config(repo, "--get", f"lfs.{ENDPOINT}/.locksverify") == ["false"]
     assert "git lfs pre-push" in (repo / ".git" / "hooks" / "pre-push").read_text()
     helpers = config(repo, "--get-all", f"credential.{ENDPOINT}.helper")
     assert helpers[0] == "" and " credential --endpoint " in helpers[1]
-    # git-lfs itself offers the agent for uploads (only), under the name the Hub answers with.
+    # git-lfs itself offers the agent for uploads, under the name the Hub answers with.
     env = dict(line.split("=", 1) for line in git("lfs", "env", cwd=repo).stdout.splitlines() if "=" in line)
     assert "multipart" in env["UploadTransfers"].split(",")
-    assert "multipart" not in env["DownloadTransfers"].split(",")
 
     assert "no Hub token found" in first.stdout and "hf auth login" in first.stdout
     before = snapshot(repo)
