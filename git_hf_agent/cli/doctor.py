@@ -208,6 +208,20 @@ def check_hub_endpoint(base: str, allowed: bool) -> Check:
                  "otherwise point origin at the Hub (`git remote set-url origin https://huggingface.co/NAMESPACE/NAME`)")
 
 
+def check_origin(config: GitConfig, base: str, endpoints: list[str]) -> list[Check]:
+    """When the endpoint checked is not origin's host: is origin on a configured Hub at all?"""
+    url = config.get("remote.origin.url") or ""
+    if urlsplit(url).scheme not in ("http", "https") or hubconf.same_origin(url, base):
+        return []
+    if hubconf.may_receive_token(url, endpoints):
+        return [Check("origin", True, f"{redact_url(url)} is on a configured Hub endpoint")]
+    parts = urlsplit(url)
+    host = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+    return [Check("origin", False, f"{redact_url(url)} is not on a configured Hub endpoint: pushes there get no Hub token",
+                  f"if {host} is a Hub, run `git hf init --endpoint {host}`; otherwise point origin at the Hub "
+                  "(`git remote set-url origin https://huggingface.co/NAMESPACE/NAME`)")]
+
+
 def check_endpoint(base: str, token: str | None) -> list[Check]:
     """Reachability (an anonymous request), then ``whoami`` with ``token`` if there is one to send."""
     shown = redact_url(base)
@@ -236,8 +250,10 @@ def run_checks(base: str, repo: Repo | None, named: tuple[str, ...] = ()) -> lis
     cwd = (repo.worktree or repo.git_dir) if repo else None
     config = GitConfig(None, cwd=cwd)
     token = hubconf.token()
-    allowed = hubconf.may_receive_token(base, [*hubconf.configured_endpoints(cwd), *named])
-    hub_checks = [check_hub_endpoint(base, allowed), *check_endpoint(base, token if allowed else None)]
+    endpoints = [*hubconf.configured_endpoints(cwd), *named]
+    allowed = hubconf.may_receive_token(base, endpoints)
+    hub_checks = [check_hub_endpoint(base, allowed), *check_endpoint(base, token if allowed else None),
+                  *(check_origin(config, base, endpoints) if repo else [])]
     checks = check_tools()
     if not checks[1].ok:
         return checks + [check_token(token), *hub_checks]
