@@ -1,13 +1,16 @@
-"""Resume journal: the parts of one multipart upload already confirmed, with their ETags.
+"""Resume journal: one multipart upload's action and the parts already confirmed, with their ETags.
 
-One file per (oid, upload id) under ``<git dir>/lfs/tmp/git-hf-agent/``. The first
-line describes the upload (oid, upload id, size, chunk size, part count); each
-following line records one part the server answered 2xx with an ETag. Every
-append is flushed and fsync'd before the part counts as done, so a kill -9 loses
-at most the parts in flight; a torn last line is ignored on reading. A new
-``git push`` that gets the same upload id back from the server skips the
-recorded parts and completes with their ETags. The file is removed only after
-the completion returned 2xx (or when the server starts a new upload for the oid).
+One file per (oid, upload id) under ``<git dir>/lfs/tmp/git-hf-agent/``, private
+(mode 0600 in a 0700 directory: it holds presigned URLs, which are secrets). The
+first line describes the upload: oid, upload id, size, chunk size, part count,
+and the action itself (completion URL, part URLs) with the epoch second its URLs
+expire, so a later push can continue this upload on its own even when the
+server hands out a new upload for the same object. Each following line records
+one part the server answered 2xx with an ETag. Every append is flushed and
+fsync'd before the part counts as done, so a kill -9 loses at most the parts in
+flight; a torn last line is ignored on reading. The file is removed only after
+the completion returned 2xx, or when the agent gives up this upload for
+another one (and says how many bytes that costs).
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 def journal_dir_for(object_path: str, git_dir: str | None = None) -> Path:
@@ -29,45 +36,79 @@ def journal_dir_for(object_path: str, git_dir: str | None = None) -> Path:
     return base / "lfs" / "tmp" / "git-hf-agent"
 
 
-class Journal:
-    """Confirmed parts of one upload; thread-safe appends, durable before they count."""
+_IDENTITY = ("oid", "upload_id", "size", "chunk_size", "parts")
 
-    def __init__(self, directory: Path, oid: str, upload_id: str, size: int, chunk_size: int, nparts: int) -> None:
+
+class Journal:
+    """Confirmed parts of one upload plus its action; thread-safe appends, durable before they count."""
+
+    def __init__(self, directory: Path, oid: str, upload_id: str, size: int, chunk_size: int, nparts: int,
+                 action: dict[str, Any] | None = None, deadline: float | None = None) -> None:
         self.directory = directory
         self.oid = oid
-        self.header = {"oid": oid, "upload_id": upload_id, "size": size, "chunk_size": chunk_size, "parts": nparts}
+        self.header: dict[str, Any] = {"oid": oid, "upload_id": upload_id, "size": size, "chunk_size": chunk_size,
+                                       "parts": nparts, "action": action, "deadline": deadline}
         tag = hashlib.sha256(upload_id.encode()).hexdigest()[:16]
         self.path = directory / f"{oid}.{tag}.jsonl"
         self.done: dict[int, str] = {}
         self._lock = threading.Lock()
         self._fh = None
 
+    @property
+    def upload_id(self) -> str:
+        return self.header["upload_id"]
+
+    @property
+    def action(self) -> dict[str, Any] | None:
+        """The journaled action (``href`` and ``header``), None if an older version wrote the file."""
+        action = self.header.get("action")
+        return action if isinstance(action, dict) else None
+
+    @property
+    def deadline(self) -> float | None:
+        value = self.header.get("deadline")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def done_bytes(self) -> int:
+        """Bytes of the object held by the confirmed parts."""
+        chunk, size = self.header["chunk_size"], self.header["size"]
+        return sum(min(chunk, size - (n - 1) * chunk) for n in self.done)
+
     @classmethod
-    def open(cls, directory: Path, oid: str, upload_id: str, size: int, chunk_size: int, nparts: int) -> "Journal":
-        """Load the journal for this upload (keeping only records that match it) or start one."""
-        journal = cls(directory, oid, upload_id, size, chunk_size, nparts)
-        journal.done = journal._load()
+    def open(cls, directory: Path, oid: str, upload_id: str, size: int, chunk_size: int, nparts: int,
+             action: dict[str, Any] | None = None, deadline: float | None = None) -> "Journal":
+        """Load the journal for this upload (keeping only records that match it) or start one.
+
+        When the upload already has confirmed parts and ``action`` differs from the
+        journaled one (fresh URLs for the same upload), the header is rewritten so a
+        later push finds the freshest URLs.
+        """
+        journal = cls(directory, oid, upload_id, size, chunk_size, nparts, action, deadline)
+        found = _read(journal.path)
+        if found is not None and all(found[0].get(k) == journal.header[k] for k in _IDENTITY):
+            journal.done = found[1]
+            if journal.done and (found[0].get("action"), found[0].get("deadline")) != (action, deadline):
+                journal._rewrite()
         return journal
 
-    def _load(self) -> dict[int, str]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return {}
-        records = []
-        for line in lines:
+    @classmethod
+    def saved(cls, directory: Path, oid: str, size: int) -> list["Journal"]:
+        """Every readable journal of ``oid`` (any upload id) for an object of ``size`` bytes."""
+        found = []
+        for path in sorted(directory.glob(f"{oid}.*.jsonl")):
+            read = _read(path)
+            if read is None:
+                continue
+            header, done = read
             try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # torn write at kill time
-        if not records or records[0] != self.header:
-            return {}
-        done = {}
-        for rec in records[1:]:
-            number, etag = (rec.get("part"), rec.get("etag")) if isinstance(rec, dict) else (None, None)
-            if isinstance(number, int) and 1 <= number <= self.header["parts"] and isinstance(etag, str) and etag:
-                done[number] = etag
-        return done
+                journal = cls(directory, header["oid"], header["upload_id"], header["size"], header["chunk_size"],
+                              header["parts"], header.get("action"), header.get("deadline"))
+            except (KeyError, TypeError, AttributeError):
+                continue
+            if journal.path == path and header["oid"] == oid and header["size"] == size:
+                journal.done = done
+                found.append(journal)
+        return found
 
     def record(self, number: int, etag: str) -> None:
         """Durably note that part ``number`` is stored with ``etag``."""
@@ -84,25 +125,43 @@ class Journal:
         with self._lock:
             for n in numbers:
                 self.done.pop(n, None)
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(self.header) + "\n")
-                for n, etag in sorted(self.done.items()):
-                    fh.write(json.dumps({"part": n, "etag": etag}) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-            self._fh = open(self.path, "a", encoding="utf-8")
+            self._rewrite_locked()
+
+    def update_action(self, action: dict[str, Any], deadline: float | None) -> None:
+        """Fresh URLs for the same upload: keep them, so a later push continues with them."""
+        with self._lock:
+            self.header.update(action=action, deadline=deadline)
+            if self.done or self._fh is not None:
+                self._rewrite_locked()
+
+    def _rewrite(self) -> None:
+        with self._lock:
+            self._rewrite_locked()
+
+    def _rewrite_locked(self) -> None:
+        """Write header and confirmed parts to a private temp file and move it over the journal."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._mkdir()
+        tmp = self.path.with_suffix(".tmp")
+        with _private(tmp, "w") as fh:
+            fh.write(json.dumps(self.header) + "\n")
+            for n, etag in sorted(self.done.items()):
+                fh.write(json.dumps({"part": n, "etag": etag}) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self._fh = _private(self.path, "a")
+
+    def _mkdir(self) -> None:
+        self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
     def _writer(self):
         if self._fh is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self._mkdir()
             fresh = not self.done
-            self._fh = open(self.path, "w" if fresh else "a", encoding="utf-8")
+            self._fh = _private(self.path, "w" if fresh else "a")
             if fresh:
                 self._fh.write(json.dumps(self.header) + "\n")
         return self._fh
@@ -114,7 +173,7 @@ class Journal:
                 self._fh = None
 
     def remove(self) -> None:
-        """Delete this journal (after a successful completion)."""
+        """Delete this journal (after a successful completion, or when the upload is given up)."""
         self.close()
         try:
             self.path.unlink()
@@ -122,7 +181,7 @@ class Journal:
             pass
 
     def remove_others(self) -> list[Path]:
-        """Delete journals of older uploads of the same oid (the server started a new one)."""
+        """Delete journals of other uploads of the same oid (this one is the upload in use)."""
         removed = []
         for other in self.directory.glob(f"{self.oid}.*.jsonl"):
             if other != self.path:
@@ -132,3 +191,41 @@ class Journal:
                 except OSError:
                     pass
         return removed
+
+
+def _private(path: Path, mode: str):
+    """Open ``path`` as text, created with mode 0600 (and made 0600 if an older version left it wider)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        return os.fdopen(fd, mode, encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[int, str]] | None:
+    """(header, {part: etag}) of a journal file; None if missing or without a readable header."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # torn write at kill time
+    if not records or not isinstance(records[0], dict):
+        return None
+    header = records[0]
+    nparts = header.get("parts")
+    if not isinstance(nparts, int):
+        return None
+    done = {}
+    for rec in records[1:]:
+        number, etag = (rec.get("part"), rec.get("etag")) if isinstance(rec, dict) else (None, None)
+        if isinstance(number, int) and 1 <= number <= nparts and isinstance(etag, str) and etag:
+            done[number] = etag
+    return header, done

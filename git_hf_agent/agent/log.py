@@ -3,10 +3,13 @@
 stdout belongs to the protocol, so nothing here ever writes to it. git-lfs shows
 the agent's stderr as ``xfer[multipart]:`` lines under ``GIT_TRACE=1``. The file
 log (``--log``, default ``<git dir>/lfs/logs/git-hf-agent.jsonl``) gets one JSON
-object per event, e.g. one per HTTP exchange (``event: "http"``); past 32 MiB it
-is moved to ``<log>.1`` when a process opens it, so it never grows without bound. Every string
-goes through :mod:`git_hf_agent.redact`, and known secrets (the Hub token) are
-masked wherever they appear.
+object per event (schema in docs/agent.md, "Events"); past 32 MiB it is moved to
+``<log>.1`` when a process opens it, so it never grows without bound. When an
+events file is given (``GIT_HF_AGENT_EVENTS``, set by ``git hf push``), every
+event line is also appended there with one ``os.write`` on an ``O_APPEND``
+descriptor, so lines of the several agent processes of one push never
+interleave. Every string goes through :mod:`git_hf_agent.redact`, and known
+secrets (the Hub token) are masked wherever they appear.
 """
 
 from __future__ import annotations
@@ -21,18 +24,25 @@ from typing import Any, TextIO
 
 from git_hf_agent.redact import redact_text
 
+PREFIX = "git-hf-agent: "   # every stderr line starts with it, exactly once
+
 
 class Log:
     """Thread-safe sink for stderr lines and JSON events; the file is opened on first use."""
 
-    def __init__(self, path: str | None, *, verbose: bool = False, stderr: TextIO | None = None) -> None:
+    def __init__(self, path: str | None, *, verbose: bool = False, stderr: TextIO | None = None,
+                 events: str | None = None) -> None:
         self.path = path
         self.verbose = verbose
+        self.events_path = events
         self._stderr = stderr if stderr is not None else sys.stderr
         self._file: TextIO | None = None
         self._failed = False
+        self._events_fd: int | None = None
+        self._events_failed = False
         self._lock = threading.Lock()
         self._secrets: list[str] = []
+        self._pid = os.getpid()
 
     def add_secret(self, secret: str | None) -> None:
         """Mask ``secret`` (e.g. a token read from a credential helper) in everything written."""
@@ -45,7 +55,8 @@ class Log:
 
     def say(self, message: str) -> None:
         """One human line on stderr (shown by git-lfs under GIT_TRACE=1)."""
-        line = f"git-hf-agent: {self.clean(message)}\n"
+        text = self.clean(message)
+        line = (text if text.startswith(PREFIX) else PREFIX + text) + "\n"
         with self._lock:
             try:
                 self._stderr.write(line)
@@ -54,11 +65,13 @@ class Log:
                 pass
 
     def event(self, event: str, **fields: Any) -> None:
-        """Append one JSON object ``{"ts", "event", **fields}`` to the log file."""
-        record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+        """Append one JSON object ``{"ts", "pid", "event", **fields}`` to the log file and the events file."""
+        record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "pid": self._pid,
+                  "event": event}
         record.update(fields)
         line = self.clean(json.dumps(record, default=str, separators=(",", ":"))) + "\n"
         with self._lock:
+            self._to_events(line)
             sink = self._open()
             if sink is None:
                 return
@@ -67,6 +80,18 @@ class Log:
                 sink.flush()
             except OSError:
                 self._failed = True
+
+    def _to_events(self, line: str) -> None:
+        """One ``os.write`` per line on an O_APPEND descriptor: whole lines, whatever other processes do."""
+        if self.events_path is None or self._events_failed:
+            return
+        try:
+            if self._events_fd is None:
+                self._events_fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(self._events_fd, line.encode("utf-8"))
+        except OSError as exc:
+            self._events_failed = True
+            self._stderr.write(f"{PREFIX}cannot write events to {self.events_path}: {exc}; continuing without them\n")
 
     def _open(self) -> TextIO | None:
         if self._file is not None or self._failed or not self.path:
@@ -77,7 +102,7 @@ class Log:
             self._file = open(self.path, "a", encoding="utf-8")
         except OSError as exc:
             self._failed = True
-            self._stderr.write(f"git-hf-agent: cannot write log {self.path}: {exc}; continuing without it\n")
+            self._stderr.write(f"{PREFIX}cannot write log {self.path}: {exc}; continuing without it\n")
         return self._file
 
     def close(self) -> None:
@@ -85,6 +110,9 @@ class Log:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            if self._events_fd is not None:
+                os.close(self._events_fd)
+                self._events_fd = None
 
 
 ROTATE_BYTES = 32 << 20

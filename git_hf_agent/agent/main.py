@@ -8,7 +8,9 @@ at the first upload, so idle processes stay small. Each
 request gets exactly one answer; a problem with one object becomes a
 ``complete`` with ``error`` and the loop keeps serving; a bad line never
 crashes it. EOF or ``terminate`` ends cleanly. stdout carries protocol lines
-only, each flushed; human lines go to stderr and events to the JSON log.
+only, each flushed; human lines go to stderr and events to the JSON log (and,
+when ``git hf push`` asks for it, to an events file). The environment is read
+only in :func:`main`: ``GIT_HF_AGENT_EVENTS`` and ``GIT_HF_AGENT_VERBOSE``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_BACKOFF = 1.0
 MAX_PARALLEL = 64
 LOG_NAME = "git-hf-agent.jsonl"
+EVENTS_ENV = "GIT_HF_AGENT_EVENTS"
+VERBOSE_ENV = "GIT_HF_AGENT_VERBOSE"
+DESCRIPTION = (
+    "git-lfs custom transfer agent (registered as `multipart`) for the Hugging Face Hub: moves LFS objects "
+    "in parallel parts with retries, fresh URLs and resume. git-lfs starts it during `git push` (and `git "
+    "pull`/`clone` when registered for downloads); you do not run it yourself. Its options go in git config lfs.customtransfer.multipart.args "
+    "(`git hf init --parallel N` writes it).")
+EPILOG = (
+    f"environment: {EVENTS_ENV}=FILE also appends every event (JSON lines) to FILE; "
+    f"{VERBOSE_ENV}=1 acts as --verbose. Documentation: docs/agent.md.")
 
 
 class _ArgParser(argparse.ArgumentParser):
@@ -47,17 +59,34 @@ def _positive(kind):
     return convert
 
 
+def _parser() -> _ArgParser:
+    p = _ArgParser(prog="git-hf-agent", add_help=False, description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("--parallel", type=_positive(int), default=DEFAULT_PARALLEL, metavar="N",
+                   help=f"parts in flight per agent process, 1 to {MAX_PARALLEL} (default {DEFAULT_PARALLEL})")
+    p.add_argument("--max-attempts", type=_positive(int), default=DEFAULT_MAX_ATTEMPTS, metavar="N",
+                   help=f"attempts per part, PUT, completion and batch call, the first included "
+                        f"(default {DEFAULT_MAX_ATTEMPTS})")
+    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"connect and read timeout (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--backoff", type=float, default=DEFAULT_BACKOFF, metavar="SECONDS",
+                   help=f"first retry wait, doubled per attempt with jitter, at most 60 (default {DEFAULT_BACKOFF:g})")
+    p.add_argument("--log", default=None, metavar="FILE", help=f"JSON-lines log (default <git dir>/lfs/logs/{LOG_NAME})")
+    p.add_argument("--range-size", type=_size, default=None, metavar="SIZE",   # downloads: bytes per Range GET
+                   help="downloads: bytes per Range GET")
+    p.add_argument("--verbose", action="store_true",
+                   help="more detail in the log and events: HTTP headers (Authorization masked), progress 4 times a second")
+    p.add_argument("-h", "--help", action="store_true", help="print this help and exit")
+    return p
+
+
+def help_text() -> str:
+    """What ``git-hf-agent --help`` prints."""
+    return _parser().format_help()
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The options of ``lfs.customtransfer.multipart.args``; ValueError with the reason."""
-    p = _ArgParser(prog="git-hf-agent", add_help=False)
-    p.add_argument("--parallel", type=_positive(int), default=DEFAULT_PARALLEL)
-    p.add_argument("--max-attempts", type=_positive(int), default=DEFAULT_MAX_ATTEMPTS)
-    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT)
-    p.add_argument("--backoff", type=float, default=DEFAULT_BACKOFF)
-    p.add_argument("--log", default=None)
-    p.add_argument("--range-size", type=_size, default=None)   # downloads: bytes per Range GET
-    p.add_argument("--verbose", action="store_true")
-    args = p.parse_args(argv)
+    args = _parser().parse_args(argv)
     if args.backoff < 0:
         raise ValueError("argument --backoff: must not be negative")
     if args.parallel > MAX_PARALLEL:
@@ -103,7 +132,8 @@ def default_log_path() -> str | None:
 class _Session:
     """What the loop knows: options, the init answer, and (lazily) the upload engine."""
 
-    def __init__(self, argv: list[str], writer: Writer, stderr: TextIO | None) -> None:
+    def __init__(self, argv: list[str], writer: Writer, stderr: TextIO | None, *,
+                 events: str | None = None, verbose: bool = False) -> None:
         self.writer = writer
         self.stderr = stderr
         self.arg_error: str | None = None
@@ -113,7 +143,8 @@ class _Session:
             self.arg_error = (f"git-hf-agent: bad option in lfs.customtransfer.multipart.args {argv!r}: {exc}. "
                               "Fix: run `git hf init` or edit that git config value")
             self.args = parse_args([])
-        self.log = Log(self.args.log, verbose=self.args.verbose, stderr=stderr)
+        self.args.verbose = self.args.verbose or verbose
+        self.log = Log(self.args.log, verbose=self.args.verbose, stderr=stderr, events=events)
         self.remote = "origin"
         self.operation = "upload"
         self.engine = None
@@ -135,13 +166,14 @@ class _Session:
         if self.log.path is None:
             self.log.path = default_log_path()
         self.log.event("init", operation=req.operation, remote=req.remote, parallel=self.args.parallel,
-                       max_attempts=self.args.max_attempts, timeout=self.args.timeout, pid=os.getpid())
+                       max_attempts=self.args.max_attempts, timeout=self.args.timeout, log=self.log.path,
+                       verbose=self.args.verbose)
 
     def transfer(self, req: protocol.Transfer) -> None:
         if self.refused or req.event != self.operation:
             reason = self.refused or (f"git-hf-agent was started for {self.operation}s; "
                                       f"this {req.event} request does not belong to it")
-            self.fail(req.oid, protocol.E_PROTOCOL, reason)
+            self.fail(req.oid, protocol.E_PROTOCOL, reason, req.size)
             return
         try:
             if req.event == "download":
@@ -152,7 +184,7 @@ class _Session:
             self.log.event("bug", oid=req.oid, error=f"{type(exc).__name__}: {exc}")
             self.fail(req.oid, protocol.E_INTERNAL, (
                 f"git-hf-agent internal error: {type(exc).__name__}: {exc}. Next: re-run `git push`; "
-                f"if it repeats, report it with the log {self.log.path}"))
+                "if it repeats, report it with the agent's log"), req.size)
 
     def _upload(self, req: protocol.Transfer) -> None:
         from git_hf_agent.agent.upload import Job, ObjectFailed
@@ -163,7 +195,7 @@ class _Session:
         try:
             engine.upload(job)
         except ObjectFailed as failed:
-            self.fail(req.oid, failed.code, failed.message)
+            self.fail(req.oid, failed.code, failed.message, req.size)
             return
         self.writer.send(protocol.complete(req.oid))
 
@@ -177,7 +209,7 @@ class _Session:
         try:
             path = engine.download(job)
         except ObjectFailed as failed:
-            self.fail(req.oid, failed.code, failed.message)
+            self.fail(req.oid, failed.code, failed.message, req.size)
             return
         self.writer.send(protocol.complete(req.oid, path=path))
 
@@ -208,10 +240,13 @@ class _Session:
                                  Refresher(transport, self.remote), self.log, parallel=a.parallel)
         return self.engine
 
-    def fail(self, oid: str, code: int, message: str) -> None:
+    def fail(self, oid: str, code: int, message: str, size: int | None = None) -> None:
+        """Answer ``complete`` with an error; the message ends with where the agent's log is."""
+        if self.log.path:
+            message = f"{message.rstrip()} (agent log: {self.log.path})"
         message = self.log.clean(message)
         self.log.say(f"{oid[:12]}: {message}")
-        self.log.event("failed", oid=oid, code=code, message=message)
+        self.log.event("object_error", oid=oid, size=size, code=code, message=message)
         self.writer.send(protocol.complete(oid, (code, message)))
 
     def bad_line(self, bad: protocol.BadLine) -> None:
@@ -229,9 +264,13 @@ class _Session:
         self.log.close()
 
 
-def run(stdin: TextIO, stdout: TextIO, argv: list[str], stderr: TextIO | None = None) -> int:
-    """Serve git-lfs until EOF or ``terminate``; returns the exit status (0; 1 if git-lfs went away)."""
-    session = _Session(argv, Writer(stdout), stderr)
+def run(stdin: TextIO, stdout: TextIO, argv: list[str], stderr: TextIO | None = None, *,
+        events: str | None = None, verbose: bool = False) -> int:
+    """Serve git-lfs until EOF or ``terminate``; returns the exit status (0; 1 if git-lfs went away).
+
+    ``events``: a file that also gets every event line; ``verbose``: as ``--verbose``.
+    """
+    session = _Session(argv, Writer(stdout), stderr, events=events, verbose=verbose)
     try:
         while True:
             raw = stdin.readline()
@@ -273,11 +312,16 @@ def _on_signal(signum: int, frame: Any) -> None:
 
 
 def main() -> int:
-    """Console entry point ``git-hf-agent``."""
+    """Console entry point ``git-hf-agent`` (the only place that reads the environment)."""
     import io
     import signal
 
+    argv = sys.argv[1:]
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(help_text())
+        return 0
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-    return run(stdin, sys.stdout, sys.argv[1:])
+    return run(stdin, sys.stdout, argv, events=os.environ.get(EVENTS_ENV) or None,
+               verbose=os.environ.get(VERBOSE_ENV, "") not in ("", "0"))

@@ -11,7 +11,7 @@ and require every URL to be absolute. An action without ``chunk_size`` is a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Union
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +41,7 @@ class MultipartPlan:
     headers: dict[str, str]      # extra completion headers from the action (non-numeric keys)
     upload_id: str | None        # ``uploadId`` from the URLs; None = cannot resume safely
     deadline: float | None       # epoch seconds when the URLs expire; None = no expiry
+    action: dict[str, Any] = field(default_factory=dict, compare=False)   # href + header, for the journal
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def plan_action(action: Any, size: int, now: float | None = None) -> Plan:
     return MultipartPlan(
         parts=parts, chunk_size=chunk_size, complete_url=href, headers=extra,
         upload_id=upload_id_of(href, *(p.url for p in parts[:1])), deadline=deadline,
+        action={"href": href, "header": dict(header)},
     )
 
 

@@ -1,10 +1,14 @@
-"""Exact, monotonic progress for one object, rate-limited for git-lfs.
+"""Exact, monotonic progress for one object, rate-limited for git-lfs, trailing edge flushed.
 
-Rules (issue 3, HUB-PROTOCOL.md): the first event with ``bytesSoFar > 0`` goes out
+Rules (issue 3, issue 10, HUB-PROTOCOL.md): the first event with ``bytesSoFar > 0`` goes out
 at once (git-lfs keeps its other workers idle until worker 1 reports bytes), then
-at most one event per ``interval``; bytes re-sent by a retry are never counted
-twice (each slice reports its position and only new high-water marks count);
-``bytesSoFar`` never exceeds the size and the last event equals it.
+at most one event per ``interval``; a count held back by the rate limit is sent
+when the interval has passed (a timer flushes the trailing edge), so the last
+count is always reported even when nothing else happens for a while (a part
+being retried). Bytes re-sent by a retry are never counted twice (each slice
+reports its position and only new high-water marks count); ``bytesSoFar`` never
+exceeds the size and the last event equals it. Separately, :attr:`sent` counts
+every byte handed to the network, retries included (for the push view).
 """
 
 from __future__ import annotations
@@ -14,28 +18,52 @@ import time
 from typing import Callable, Hashable
 
 Emit = Callable[[int, int], None]  # (bytes_so_far, bytes_since_last)
+Cancel = Callable[[], None]
+Schedule = Callable[[float, Callable[[], None]], Cancel]
+
+
+def _timer(delay: float, fn: Callable[[], None]) -> Cancel:
+    timer = threading.Timer(delay, fn)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
 
 
 class Progress:
     """Counts bytes handed to the network per slice key and emits rate-limited events."""
 
     def __init__(self, size: int, emit: Emit, *, interval: float = 0.25,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, schedule: Schedule = _timer) -> None:
         self.size = size
         self._emit = emit
         self._interval = interval
         self._clock = clock
+        self._schedule = schedule
         self._lock = threading.Lock()
         self._high: dict[Hashable, int] = {}
         self._counted = 0        # sum of high-water marks (plus resumed bytes)
         self._reported = 0       # last bytesSoFar sent; never decreases
         self._last_emit: float | None = None
+        self._pending: Cancel | None = None   # the trailing-edge timer, if one is set
+        self._closed = False
+        self.sent = 0            # every byte handed to the network, retries included
 
     def already_done(self, nbytes: int) -> None:
         """Count bytes confirmed by an earlier run (resume) and report them at once."""
         with self._lock:
             self._counted += nbytes
             self._maybe_emit(force=True)
+
+    def attempt(self, key: Hashable) -> Callable[[int], None]:
+        """The position callback for one attempt of slice ``key`` (counts :attr:`sent`, then advances)."""
+        last = [0]
+
+        def on_position(position: int) -> None:
+            with self._lock:
+                self.sent += max(position - last[0], 0)
+            last[0] = position
+            self.advance(key, position)
+        return on_position
 
     def advance(self, key: Hashable, position: int) -> None:
         """Slice ``key`` has now sent ``position`` bytes in its current attempt."""
@@ -46,6 +74,14 @@ class Progress:
             self._high[key] = position
             self._counted += position - high
             self._maybe_emit(force=False)
+
+    @property
+    def counted(self) -> int:
+        """Bytes of the object sent at least once (or confirmed earlier), at most the size.
+
+        Lock-free (one int read) so it may be read from inside an ``emit`` callback.
+        """
+        return min(self._counted, self.size)
 
     def restart(self) -> None:
         """The upload starts over with new slices: count afresh, but never report less."""
@@ -59,18 +95,41 @@ class Progress:
             self._counted = self.size
             if self._reported < self.size or self._last_emit is None:
                 self._maybe_emit(force=True)
+            self._close()
+
+    def close(self) -> None:
+        """Flush what is held back and stop (before the object's ``complete`` goes out)."""
+        with self._lock:
+            self._maybe_emit(force=True)
+            self._close()
 
     @property
     def reported(self) -> int:
         return self._reported
 
+    def _close(self) -> None:
+        self._closed = True
+        if self._pending is not None:
+            self._pending()
+            self._pending = None
+
+    def _flush_trailing(self) -> None:
+        with self._lock:
+            self._pending = None
+            if not self._closed:
+                self._maybe_emit(force=True)
+
     def _maybe_emit(self, force: bool) -> None:
+        if self._closed:
+            return
         value = min(self._counted, self.size)
         if value <= self._reported and not (force and self._last_emit is None):
             return
         now = self._clock()
         first = self._reported == 0 and value > 0
         if not (force or first or self._last_emit is None or now - self._last_emit >= self._interval):
+            if self._pending is None:   # held back: make sure it goes out when the interval has passed
+                self._pending = self._schedule(self._interval - (now - self._last_emit), self._flush_trailing)
             return
         since = max(value - self._reported, 0)
         self._reported = max(value, self._reported)

@@ -122,8 +122,8 @@ class Refresher:
             self._endpoint, self._auth = endpoint, auth
         return self._endpoint
 
-    def fetch(self, oid: str, size: int, policy: Policy) -> Fresh:
-        """New actions for ``oid`` (retried per ``policy``); RefreshError when the server refuses."""
+    def fetch(self, oid: str, size: int, policy: Policy, on_retry=None) -> Fresh:
+        """New actions for ``oid`` (retried per ``policy``, each retry told to ``on_retry``); RefreshError when refused."""
         url = f"{self._resolve()}/objects/batch"
         body = json.dumps({
             "operation": "upload", "transfers": ["multipart", "basic"],
@@ -135,7 +135,7 @@ class Refresher:
                                           headers=LFS_HEADERS, auth=self._auth, oid=oid)
 
         try:
-            resp = policy.call(attempt)
+            resp = policy.call(attempt, on_retry=on_retry)
         except HttpFailure as failure:
             fix = ("check the Hub token (`git hf doctor`; `git hf init` sets up the credential helper)"
                    if failure.category == AUTH else "re-run `git push` later")

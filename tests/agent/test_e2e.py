@@ -99,7 +99,7 @@ def test_agent_killed_mid_push_then_repush_resends_only_unfinished_parts(start_h
             break
         time.sleep(0.05)
     victims = _agent_processes(work)
-    assert victims, "the agent process was not found"
+    assert victims, f"the agent process was not found; push: {push.poll()} {push.communicate() if push.poll() is not None else None}"
     for proc in victims:
         proc.send_signal(sig)
     gone, alive = psutil.wait_procs(victims, timeout=2)   # SIGTERM stops promptly too

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from git_hf_agent.localhub.process import ServeProcess
+from tests.agent.realgit import start_from_remote
 from tests.support import TOKEN, USER, VENV_BIN, create_repo, git
 
 MiB = 1024 * 1024
@@ -88,12 +89,13 @@ def setup(start_hub, tmp_path: Path, *serve_args: str, agent_args: tuple[str, ..
     repo.mkdir()
     git("init", "-q", "-b", "main", cwd=repo)
     git("lfs", "install", "--local", cwd=repo)
-    git("lfs", "track", "*.bin", cwd=repo)
     log = tmp_path / "agent.jsonl"
     register_agent(repo, f"{url}.git/info/lfs", *BASE_AGENT_ARGS, "--log", str(log), *agent_args)
     if credentials:
         git("config", "credential.helper", str(credential_script(tmp_path / "cred.sh")), cwd=repo)
     git("remote", "add", "origin", url, cwd=repo)
+    start_from_remote(repo)
+    git("lfs", "track", "*.bin", cwd=repo)
     data = repo / "data.bin"
     data.write_bytes(random.Random(seed).randbytes(size))
     git("add", ".gitattributes", "data.bin", cwd=repo)
