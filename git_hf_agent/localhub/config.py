@@ -16,6 +16,8 @@ GiB = 1024**3
 
 # The Hub rejects non-LFS files above 10 MB; issue 2 fixes the local limit at 10 MiB.
 MAX_REGULAR_BLOB = 10 * MiB
+# The Hub's hard limit for one LFS file ("Maximum individual file size is 50.0GB"): 50 GB, decimal.
+MAX_FILE_SIZE = 50 * 10**9
 # The Hub rejects binary files outside LFS; binary = a NUL byte in the first 8000 bytes (git's test).
 BINARY_SNIFF = 8000
 
@@ -40,7 +42,11 @@ class Config:
     seed: int | None = None
     stall_seconds: float = 120.0
     allow_binary: bool = False  # accept binary files outside LFS (the Hub rejects them)
+    empty_repos: bool = False  # create repos without the Hub's initial commit (.gitattributes)
     secret: bytes | None = None  # HMAC key of presigned URLs; None = the one kept in ROOT
+    upload_reuse: str = "new"  # "new": every batch starts a new multipart upload; "keep": reuse the one in progress
+    max_file_size: int = MAX_FILE_SIZE  # larger LFS objects are refused at the batch, as on the Hub
+    allow_hosts: tuple[str, ...] = ()  # Host header names (besides the bound address and loopback) used in hrefs
 
     @property
     def users(self) -> frozenset[str]:

@@ -4,16 +4,21 @@ Shapes follow HUB-PROTOCOL.md and the team contracts: ``multipart`` is chosen wh
 the client offers it and an object exceeds ``--multipart-threshold``; large objects
 then get ``header.chunk_size`` plus zero-padded part keys (presigned PUT URLs) and
 ``href`` = signed completion URL; smaller objects in the same answer get a basic
-single-PUT action. A multipart upload already in progress for an oid is reused
-(same upload id, fresh URLs, parts kept): the local Hub's behaviour, documented.
+single-PUT action. Every batch starts a new multipart upload (``--upload-reuse new``,
+as the real Hub may) or reuses the one in progress for the same repo, user, oid and
+size (``keep``: same upload id, fresh URLs, parts kept). Objects are scoped per repo:
+a batch answers "stored" (or hands out a download) only for objects the repo holds.
 """
 
 from __future__ import annotations
 
 import re
+import time
 
+from git_hf_agent.hubconf import RepoId
 from git_hf_agent.localhub.server import Exchange, HttpError, Route, route
 from git_hf_agent.localhub.storage import StorageError, check_oid
+from git_hf_agent.localhub.uploads import Upload
 from git_hf_agent.units import format_size
 
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -21,33 +26,47 @@ _RANGE = re.compile(r"^bytes=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)$", re.IGNORECAS
 
 
 # ---- batch -----------------------------------------------------------------------------
+MAX_BATCH_OBJECTS = 1000
+BATCH_BODY_LIMIT = 4 * 1024 * 1024
+
+
 def batch(ex: Exchange, type: str | None, ns: str, name: str) -> None:
     repo = ex.repo(type, ns, name)
     ex.check_access(repo, write=False)  # 404 unknown repo, 401 private without a token: before the body
-    body = ex.read_json()
+    body = ex.read_json(BATCH_BODY_LIMIT)
     operation = body.get("operation")
     if operation not in ("upload", "download"):
-        raise HttpError(422, f"operation must be 'upload' or 'download', not {operation!r}")
+        raise HttpError(422, f"operation must be 'upload' or 'download', not {_shown(operation)}")
     if operation == "upload":
         ex.check_access(repo, write=True)  # 401 (git then asks its credential helper) or 403
+        ex.hub.storage.uploads.sweep()
     objects = body.get("objects")
     transfers = body.get("transfers") or ["basic"]
     if not isinstance(objects, list) or not isinstance(transfers, list):
         raise HttpError(422, "'objects' and 'transfers' must be lists")
+    if len(objects) > MAX_BATCH_OBJECTS:
+        raise HttpError(413, f"too many objects in one batch: {len(objects)} (at most {MAX_BATCH_OBJECTS}); "
+                             "split the request")
     wanted = [_valid(o) for o in objects]
     # multipart when offered and needed by one object (or when the client cannot do basic at all)
     multipart = operation == "upload" and "multipart" in transfers and (
         "basic" not in transfers or any(o is not None and _large(ex, o[1]) for o in wanted))
-    answer = []
-    for raw, obj in zip(objects, wanted):
-        if obj is None:
-            answer.append(_object_error(raw, 422, "invalid object: 'oid' must be 64 hex digits and 'size' an integer >= 0"))
-        elif operation == "upload":
-            answer.append(_upload_object(ex, repo.path, *obj, multipart=multipart))
-        else:
-            answer.append(_download_object(ex, *obj))
-    ex.send_json(200, {"transfer": "multipart" if multipart else "basic", "objects": answer,
-                       "hash_algo": "sha256"}, content_type=LFS_JSON)
+
+    def answers():
+        for raw, obj in zip(objects, wanted):
+            if obj is None:
+                yield _object_error(raw, 422, "invalid object: 'oid' must be 64 hex digits and 'size' an integer >= 0")
+            elif operation == "upload":
+                yield _upload_object(ex, repo, *obj, multipart=multipart)
+            else:
+                yield _download_object(ex, repo, *obj)
+
+    head = {"transfer": "multipart" if multipart else "basic", "hash_algo": "sha256"}
+    ex.send_json_list(200, head, "objects", answers(), content_type=LFS_JSON)
+
+
+def _shown(value) -> str:
+    return repr(value)[:80]
 
 
 def _large(ex: Exchange, size: int) -> bool:
@@ -70,24 +89,33 @@ def _valid(obj) -> tuple[str, int] | None:
 def _object_error(raw, code: int, message: str) -> dict:
     oid = raw.get("oid") if isinstance(raw, dict) and isinstance(raw.get("oid"), str) else ""
     size = raw.get("size") if isinstance(raw, dict) and isinstance(raw.get("size"), int) else 0
+    if len(oid) > 64 or not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 63:
+        oid, size = oid[:64], 0  # echo nothing a client could use to inflate the answer
     return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
 
 
-def _upload_object(ex: Exchange, repo_path: str, oid: str, size: int, multipart: bool) -> dict:
+def _upload_object(ex: Exchange, repo: RepoId, oid: str, size: int, multipart: bool) -> dict:
     hub, cfg = ex.hub, ex.hub.config
-    if hub.storage.object_size(oid) == size:
-        return {"oid": oid, "size": size, "authenticated": True}  # already stored: no actions
+    if size > cfg.max_file_size:
+        return _object_error({"oid": oid, "size": size}, 422, (
+            f"Maximum individual file size is {cfg.max_file_size / 1e9:.1f}GB; this file is "
+            f"{format_size(size)}. Split it into smaller files (the Hub recommends at most 20 GB each)."))
+    if hub.storage.repo_object_size(repo, oid) == size:
+        return {"oid": oid, "size": size, "authenticated": True}  # already stored in this repo: no actions
     base, signer = ex.public_url, hub.signer
-    verify = {"href": f"{base}/{repo_path}.git/info/lfs/objects/verify", **signer.expiry()}
+    verify = {"href": signer.sign(base, "POST", f"/{repo.path}.git/info/lfs/objects/verify", {}), **signer.expiry()}
     if multipart and _large(ex, size):
-        upload, new = hub.storage.uploads.start(oid, size, cfg.chunk_size)
+        upload, new = hub.storage.uploads.mint(oid, size, cfg.chunk_size, repo.path, ex.user or "",
+                                               reuse=cfg.upload_reuse == "keep")
         if new:
             hub.stats.bump("uploads_started")
+        if not new:
+            hub.storage.uploads.extend(upload, int(time.time()) + signer.ttl)
+        params = upload.params()
         header = {"chunk_size": str(upload.chunk_size)}
         for n in range(1, upload.part_count + 1):
-            header[f"{n:05d}"] = signer.sign(
-                base, "PUT", f"/_lfs/parts/{oid}", {"uploadId": upload.upload_id, "partNumber": str(n)})
-        href = signer.sign(base, "POST", "/api/complete_multipart", {"uploadId": upload.upload_id, "oid": oid})
+            header[f"{n:05d}"] = signer.sign(base, "PUT", f"/_lfs/parts/{oid}", {**params, "partNumber": str(n)})
+        href = signer.sign(base, "POST", "/api/complete_multipart", {**params, "oid": oid})
         upload_action = {"href": href, "header": header, **signer.expiry()}
     elif size > cfg.max_basic_size:
         return _object_error({"oid": oid, "size": size}, 422, (
@@ -95,14 +123,14 @@ def _upload_object(ex: Exchange, repo_path: str, oid: str, size: int, multipart:
             "Enable large files: run `git hf init` in this repository (it registers the multipart transfer agent), "
             "then push again."))
     else:
-        upload_action = {"href": signer.sign(base, "PUT", f"/_lfs/objects/{oid}", {"size": str(size)}),
+        upload_action = {"href": signer.sign(base, "PUT", f"/_lfs/objects/{oid}", {"size": str(size), "repo": repo.path}),
                          **signer.expiry()}
     return {"oid": oid, "size": size, "authenticated": True,
             "actions": {"upload": upload_action, "verify": verify}}
 
 
-def _download_object(ex: Exchange, oid: str, size: int) -> dict:
-    stored = ex.hub.storage.object_size(oid)
+def _download_object(ex: Exchange, repo: RepoId, oid: str, size: int) -> dict:
+    stored = ex.hub.storage.repo_object_size(repo, oid)
     if stored is None:
         return _object_error({"oid": oid, "size": size}, 404, "Object does not exist on the server")
     href = ex.hub.signer.sign(ex.public_url, "GET", f"/_lfs/objects/{oid}", {})
@@ -124,14 +152,10 @@ def _s3_body_rules(ex: Exchange) -> bool:
 
 
 def put_part(ex: Exchange, oid: str) -> None:
-    check_oid(oid)
     ex.hub.signer.check("PUT", ex.route_path, ex.query)
     if _s3_body_rules(ex):
         return
-    upload = ex.hub.storage.uploads.get(oid)
-    if upload is None or upload.upload_id != ex.query.get("uploadId"):
-        ex.drain()
-        return ex.send_xml(404, "NoSuchUpload", "The specified multipart upload does not exist")
+    upload = Upload.from_params(oid, ex.query)
     try:
         number = int(ex.query.get("partNumber", ""))
     except ValueError:
@@ -142,8 +166,9 @@ def put_part(ex: Exchange, oid: str) -> None:
     if ex.fault is not None and ex.fault.kind == "no-etag":
         ex.drain()  # accepted on the wire, never recorded: the client cannot complete with it
         return ex.send_bytes(200, b"", "application/octet-stream")
-    length = int(ex.headers["Content-Length"])  # present: _s3_body_rules checked it
-    etag, size = ex.hub.storage.uploads.write_part(upload, number, length, ex.body_blocks())
+    length = ex.content_length()  # present: _s3_body_rules checked it
+    etag, size = ex.hub.storage.uploads.write_part(upload, number, length, ex.body_blocks(),
+                                                   int(ex.query["expires"]))
     ex.hub.stats.part_stored(oid, number, size)
     ex.send_bytes(200, b"", "application/octet-stream", {"ETag": f'"{etag}"'})
 
@@ -155,12 +180,14 @@ def put_object(ex: Exchange, oid: str) -> None:
         return
     try:
         size = int(ex.query.get("size", ""))
+        repo = RepoId.parse(ex.query.get("repo", ""))
     except ValueError:
-        raise HttpError(400, "size parameter missing") from None
-    if ex.hub.storage.object_size(oid) == size:
-        ex.drain()
-    elif ex.hub.storage.store_stream(oid, size, ex.body_blocks()):
+        raise HttpError(400, "size or repo parameter missing") from None
+    if ex.content_length() != size:
+        raise StorageError(400, f"size mismatch for {oid}: the body has {ex.content_length()} bytes, expected {size}")
+    if ex.hub.storage.store_stream(oid, size, ex.body_blocks()):  # always received and checked, even if stored
         ex.hub.stats.bump("objects_stored")
+    ex.hub.storage.hold(repo, oid)
     ex.send_bytes(200, b"", "application/octet-stream")
 
 
@@ -212,10 +239,15 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
 # ---- completion and verify ---------------------------------------------------------------
 def complete(ex: Exchange) -> None:
     ex.hub.signer.check("POST", ex.route_path, ex.query)
-    oid = check_oid(ex.query.get("oid", ""))
-    body = ex.read_json()
+    upload = Upload.from_params(ex.query.get("oid", ""), ex.query)
+    try:
+        repo = RepoId.parse(upload.repo)
+    except ValueError:
+        raise HttpError(404, "no multipart upload in progress") from None
+    body = ex.read_json(BATCH_BODY_LIMIT)
+    oid = upload.oid
     if body.get("oid") != oid:
-        raise HttpError(400, f"body oid {str(body.get('oid'))[:80]!r} does not match the completion URL")
+        raise HttpError(400, f"body oid {_shown(body.get('oid'))} does not match the completion URL")
     parts = body.get("parts")
     if not isinstance(parts, list) or not all(
         isinstance(p, dict) and isinstance(p.get("partNumber"), int) and isinstance(p.get("etag"), str)
@@ -223,14 +255,11 @@ def complete(ex: Exchange) -> None:
     ):
         raise HttpError(400, "'parts' must be a list of {partNumber: int, etag: str}")
     storage = ex.hub.storage
-    with storage.lock(f"oid:{oid}"):
-        upload = storage.uploads.get(oid)
-        if upload is None or upload.upload_id != ex.query.get("uploadId"):
-            if storage.object_size(oid) is not None:  # a repeated completion after success
-                return ex.send_json(200, {"oid": oid, "size": storage.object_size(oid)})
-            raise HttpError(404, f"no multipart upload in progress for {oid}")
-        pairs = [(p["partNumber"], p["etag"].strip().strip('"')) for p in parts]
-        new = storage.uploads.complete(upload, pairs, storage.publish)
+    if storage.uploads.load(upload.upload_id) is None and storage.repo_object_size(repo, oid) == upload.size:
+        return ex.send_json(200, {"oid": oid, "size": upload.size})  # a repeated completion after success
+    pairs = [(p["partNumber"], p["etag"].strip().strip('"')) for p in parts]
+    new = storage.uploads.complete(upload, pairs, storage.publish)
+    storage.hold(repo, oid)
     ex.hub.stats.bump("completions")
     if new:
         ex.hub.stats.bump("objects_stored")
@@ -238,14 +267,24 @@ def complete(ex: Exchange) -> None:
 
 
 def verify(ex: Exchange, type: str | None, ns: str, name: str) -> None:
-    ex.check_access(ex.repo(type, ns, name), write=False)
-    body = ex.read_json()
+    """Is the object stored in this repo? The href is presigned (git-lfs sends no token for
+    ``authenticated`` objects, so a private repo's verify must not need one); without a
+    signature the caller needs read access."""
+    repo = ex.repo(type, ns, name)
+    if "signature" in ex.query:
+        ex.hub.signer.check("POST", ex.route_path, ex.query)
+    else:
+        ex.check_access(repo, write=False)
+    body = ex.read_json(BATCH_BODY_LIMIT)
     oid, size = body.get("oid"), body.get("size")
-    stored = ex.hub.storage.object_size(check_oid(oid if isinstance(oid, str) else ""))
+    try:
+        stored = ex.hub.storage.repo_object_size(repo, check_oid(oid if isinstance(oid, str) else ""))
+    except StorageError as exc:
+        raise HttpError(422, exc.message) from None
     if stored is None:
-        raise HttpError(404, f"object {oid} is not stored")
+        raise HttpError(404, f"object {_shown(oid)} is not stored in {repo.path}")
     if stored != size:
-        raise HttpError(422, f"object {oid} has {stored} bytes, not {size}")
+        raise HttpError(422, f"object {oid} has {stored} bytes, not {_shown(size)}")
     ex.send_json(200, {"message": "ok"}, content_type=LFS_JSON)
 
 

@@ -38,6 +38,7 @@ JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) 
 DRAIN_LIMIT = 1024 * 1024 * 1024  # an error answer first reads (and drops) a body up to this size
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
 MID_BODY_KINDS = ("reset", "stall", "short")  # download faults that strike after half of the body was sent
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")  # a loopback server may be addressed by any of them
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'}  # makes git ask its credential helper
 
 
@@ -90,6 +91,14 @@ class Hub:
     @property
     def public_url(self) -> str:
         return (self.config.public_url or self.base_url).rstrip("/")
+
+    def host_allowed(self, host: str) -> bool:
+        """Is ``host`` (a Host header value) a name of this server with its port? (see Exchange.public_url)"""
+        name, sep, port = host.lower().rpartition(":")
+        if not sep or "]" in port or port != self.base_url.rsplit(":", 1)[-1]:
+            return False
+        bound = self.base_url.split("//", 1)[-1].rsplit(":", 1)[0].lower()
+        return name in {bound, *LOOPBACK_NAMES, *(h.lower() for h in self.config.allow_hosts)}
 
 
 class Exchange(BaseHTTPRequestHandler):
@@ -156,6 +165,8 @@ class Exchange(BaseHTTPRequestHandler):
             self.send_xml(403, exc.code, exc.message)
         except (ConnectionError, TimeoutError, socket.timeout):
             self.close_connection = True
+        except RecursionError:
+            self._error(400, "request nested too deeply")
         except Exception:  # noqa: BLE001 - a handler bug must not kill the server
             sys.stderr.write("localhub: handler error\n" + redact_text(traceback.format_exc()))
             self._error(500, "internal error in the local Hub (see its log)")
@@ -198,7 +209,7 @@ class Exchange(BaseHTTPRequestHandler):
         if self.kind == "download" and fault.kind in MID_BODY_KINDS:
             return False  # the handler sends the headers and half the body, then send_file applies it
         if fault.kind == "reset":
-            length = self._content_length()
+            length = self.content_length()
             if length:
                 self._discard(min(length // 2, 8 * BLOCK))
             self._abort()
@@ -221,15 +232,18 @@ class Exchange(BaseHTTPRequestHandler):
 
     @property
     def public_url(self) -> str:
-        """Base of the hrefs handed out: ``--public-url``, else the host the client addressed.
+        """Base of the hrefs handed out: ``--public-url``, else the address the client used if it is allowed.
 
-        Using the request's Host header keeps hrefs reachable when the server listens
-        on 0.0.0.0 or is reached as ``localhost`` rather than ``127.0.0.1``.
+        The request's ``Host`` is used only when it names this server: the bound
+        address, a loopback name, or an ``--allow-host`` name, with the bound port.
+        Anything else gets the bound address: a Host header is never reflected into
+        an href, so a forged one (DNS rebinding, a proxy passing it through) cannot
+        send a client's uploads elsewhere.
         """
         if self.hub.config.public_url:
             return self.hub.public_url
         host = self.headers.get("Host", "")
-        if host and re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", host):
+        if host and self.hub.host_allowed(host):
             return f"http://{host}"
         return self.hub.public_url
 
@@ -300,9 +314,9 @@ class Exchange(BaseHTTPRequestHandler):
 
     # ---- request body -------------------------------------------------------------------
     def _has_body(self) -> bool:
-        return "chunked" in self.headers.get("Transfer-Encoding", "").lower() or bool(self._content_length())
+        return "chunked" in self.headers.get("Transfer-Encoding", "").lower() or bool(self.content_length())
 
-    def _content_length(self) -> int:
+    def content_length(self) -> int:
         try:
             return max(0, int(self.headers.get("Content-Length") or 0))
         except ValueError:
@@ -315,7 +329,7 @@ class Exchange(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             yield from self._chunked()
         else:
-            yield from self._fixed(self._content_length())
+            yield from self._fixed(self.content_length())
         self._body_consumed = True
 
     def _fixed(self, n: int) -> Iterator[memoryview]:
@@ -359,7 +373,7 @@ class Exchange(BaseHTTPRequestHandler):
 
     def _drain_upto(self, limit: int) -> None:
         """Drain the body unless it is known or found to exceed ``limit`` (then the connection closes)."""
-        if self._content_length() > limit:
+        if self.content_length() > limit:
             return
         seen = 0
         try:
@@ -371,7 +385,7 @@ class Exchange(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def read_body(self, limit: int = JSON_LIMIT) -> bytes:
-        length = self._content_length()
+        length = self.content_length()
         if length > limit:
             raise HttpError(413, f"request body too large ({length} bytes, limit {limit})")
         chunks, total = [], 0
@@ -382,13 +396,14 @@ class Exchange(BaseHTTPRequestHandler):
             chunks.append(bytes(block))
         return b"".join(chunks)
 
-    def read_json(self) -> dict:
-        """The body as a JSON object; 400 with a message when it is not one."""
-        raw = self.read_body()
+    def read_json(self, limit: int = JSON_LIMIT) -> dict:
+        """The body as a JSON object (at most ``limit`` bytes: 413); 400 with a message when it is not one."""
+        raw = self.read_body(limit)
         try:
             data = json.loads(raw or b"null")
-        except ValueError as exc:
-            raise HttpError(400, f"malformed JSON body: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            raise HttpError(400, f"malformed JSON body: {reason}") from None
         if not isinstance(data, dict):
             raise HttpError(400, "malformed JSON body: expected an object")
         return data
@@ -405,7 +420,7 @@ class Exchange(BaseHTTPRequestHandler):
             self._drain_upto(DRAIN_LIMIT)
         self.send_response(status)
         for key, value in headers.items():
-            self.send_header(key, value)
+            self.send_header(key, _header_value(value))
         if length is None:
             self.send_header("Transfer-Encoding", "chunked")
         else:
@@ -425,6 +440,27 @@ class Exchange(BaseHTTPRequestHandler):
     def send_json(self, status: int, obj, headers: dict | None = None,
                   content_type: str = "application/json") -> None:
         self.send_bytes(status, json.dumps(obj).encode(), content_type, headers)
+
+    def send_json_list(self, status: int, head: dict, key: str, items, content_type: str = "application/json") -> None:
+        """A JSON object ``head`` plus ``key``: a list of the JSON items of an iterable, streamed (chunked).
+
+        Used for answers whose size follows the request (LFS batches): each item is
+        encoded and sent on its own, so the server never holds the whole answer.
+        """
+        self.start(status, {"Content-Type": content_type}, None)
+        prefix = json.dumps(head)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
+        pending: list[bytes] = [prefix.encode()]
+        size = len(pending[0])
+        for i, item in enumerate(items):
+            data = (", " if i else "") + json.dumps(item)
+            pending.append(data.encode())
+            size += len(pending[-1])
+            if size >= 256 * 1024:
+                self.write_chunk(b"".join(pending))
+                pending, size = [], 0
+        pending.append(b"]}")
+        self.write_chunk(b"".join(pending))
+        self.write_chunk(b"")
 
     def send_xml(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
         self.send_bytes(status, xml_error(code, message, self.route_path), "application/xml", headers)
@@ -482,6 +518,14 @@ class Exchange(BaseHTTPRequestHandler):
                 bucket.take(len(data))
             self.wfile.write(data)
             count -= len(data)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _header_value(value) -> str:
+    """A header value with every control character (CR and LF above all) replaced by a space."""
+    return _CONTROL.sub(" ", str(value))
 
 
 class HubServer(ThreadingHTTPServer):

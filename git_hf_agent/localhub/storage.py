@@ -3,11 +3,14 @@
 Layout (documented in docs/local-hub.md):
 - ``ROOT/repos/{models,datasets,spaces}/{ns}/{name}.git``: bare git repos, each
   with ``hub.json`` (private flag) and the push-check ``pre-receive`` hook;
-- ``ROOT/lfs/objects/{oid[0:2]}/{oid[2:4]}/{oid}``: complete LFS objects, shared by
-  all repos; an object appears there only by an atomic rename after its size and
-  sha256 were checked, so nothing half-written is ever served;
+- ``ROOT/lfs/objects/{oid[0:2]}/{oid[2:4]}/{oid}``: complete LFS objects, one copy
+  per oid whatever the number of repos holding it; an object appears there only by
+  an atomic rename after its size and sha256 were checked, so nothing half-written
+  is ever served;
+- ``{repo}.git/lfs-objects/{oid}``: empty files naming the objects a repo holds
+  (uploaded to it); batches, downloads and push checks answer per repo from these;
 - ``ROOT/lfs/incomplete/``: single-PUT temp files and multipart uploads
-  (``{oid}/``, see :mod:`uploads`);
+  (``{upload_id}/``, see :mod:`uploads`);
 - ``ROOT/secret.key``: the HMAC key of presigned URLs (mode 0600).
 """
 
@@ -27,6 +30,7 @@ from git_hf_agent.hubconf import RepoId
 from git_hf_agent.localhub.errors import StorageError, check_oid  # noqa: F401 - re-exported
 from git_hf_agent.localhub.uploads import Uploads
 
+HELD = "lfs-objects"  # in each bare repo: one empty file per LFS object the repo holds
 _HOOK = """#!/bin/sh
 # Installed by git hf serve: reject pushes the Hugging Face Hub would reject.
 exec "${LOCALHUB_PYTHON:-python3}" -m git_hf_agent.localhub.hook
@@ -45,7 +49,7 @@ class Storage:
             d.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        self.uploads = Uploads(self.incomplete, lambda oid: self.lock(f"oid:{oid}"))
+        self.uploads = Uploads(self.incomplete, self.lock)
 
     def secret(self) -> bytes:
         """The HMAC key of presigned URLs, kept in ROOT so URLs survive a restart on the same root."""
@@ -108,6 +112,20 @@ class Storage:
             shutil.rmtree(path, ignore_errors=True)
             return True
 
+    # ---- which repo holds which object --------------------------------------------------
+    def repo_object_size(self, repo: RepoId, oid: str) -> int | None:
+        """Size of a stored object ``repo`` holds (uploaded to it, or pushed or committed into it), else None."""
+        return held_size(self.repo_dir(repo), self.objects, oid)
+
+    def hold(self, repo: RepoId, oid: str) -> None:
+        """Record that ``repo`` holds the (stored) object ``oid``; nothing if the repo was deleted meanwhile."""
+        held = self.repo_dir(repo) / HELD
+        try:
+            held.mkdir(exist_ok=True)
+            (held / check_oid(oid)).touch()
+        except FileNotFoundError:
+            pass
+
     # ---- LFS objects -------------------------------------------------------------------
     def object_path(self, oid: str) -> Path:
         check_oid(oid)
@@ -151,6 +169,16 @@ class Storage:
             return open(self.object_path(oid), "rb")
         except FileNotFoundError:
             raise StorageError(404, f"object {oid} not found") from None
+
+
+def held_size(repo_dir: Path, objects: Path, oid: str) -> int | None:
+    """Size of ``oid`` if the repo at ``repo_dir`` holds it and the store has it (also used by the push hook)."""
+    try:
+        if not (repo_dir / HELD / check_oid(oid)).exists():
+            return None
+        return (objects / oid[0:2] / oid[2:4] / oid).stat().st_size
+    except (FileNotFoundError, StorageError):
+        return None
 
 
 def _write_hashed(path: Path, blocks, hasher) -> tuple[str, int]:

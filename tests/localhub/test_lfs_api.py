@@ -102,20 +102,45 @@ def test_a_part_of_the_wrong_length_is_refused(start_hub):
     assert hub.stats()["part_puts"] == 1
 
 
-def test_a_new_batch_for_an_upload_in_progress_keeps_its_id_and_parts(start_hub):
-    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+def _upload_id(action: dict) -> str:
+    return action["href"].split("uploadId=")[1][:32]
+
+
+def test_upload_reuse_keep_gives_the_upload_in_progress_with_its_parts(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB", "--upload-reuse", "keep")
     create_repo(hub.url, "alice/x")
     data = bytes(3 * MiB)
     first = upload_action(hub.url, "alice/x", data)
     chunk = MiB
     etag1 = requests.put(part_urls(first)[0], data=data[:chunk], timeout=30).headers["ETag"]
     second = upload_action(hub.url, "alice/x", data)
-    assert second["href"].split("uploadId=")[1][:32] == first["href"].split("uploadId=")[1][:32]
+    assert _upload_id(second) == _upload_id(first)
     rest = [{"partNumber": n, "etag": requests.put(u, data=data[(n - 1) * chunk:n * chunk], timeout=30).headers["ETag"]}
             for n, u in enumerate(part_urls(second), 1) if n > 1]
     resp = complete(second, data, [{"partNumber": 1, "etag": etag1}, *rest])
     assert resp.status_code == 200, resp.text
     assert hub.stats()["uploads_started"] == 1
+
+
+def test_upload_reuse_new_starts_a_new_upload_per_batch_and_the_old_one_stays_usable(start_hub):
+    """The default, as the real Hub may do: parts of the first upload do not count for the second."""
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB
+    first = upload_action(hub.url, "alice/x", data)
+    etag1 = requests.put(part_urls(first)[0], data=data[:MiB], timeout=30).headers["ETag"]
+    second = upload_action(hub.url, "alice/x", data)
+    assert _upload_id(second) != _upload_id(first)
+    rest = [{"partNumber": n, "etag": requests.put(u, data=data[(n - 1) * MiB:n * MiB], timeout=30).headers["ETag"]}
+            for n, u in enumerate(part_urls(second), 1) if n > 1]
+    mixed = complete(second, data, [{"partNumber": 1, "etag": etag1}, *rest])
+    assert mixed.status_code == 400 and "ETag mismatch for part 1" in mixed.json()["error"]
+    old_parts = [{"partNumber": 1, "etag": etag1}] + [
+        {"partNumber": n, "etag": requests.put(u, data=data[(n - 1) * MiB:n * MiB], timeout=30).headers["ETag"]}
+        for n, u in enumerate(part_urls(first), 1) if n > 1]
+    assert complete(first, data, old_parts).status_code == 200  # the first upload still completes
+    assert hub.stats()["uploads_started"] == 2
+    assert requests.put(part_urls(first)[0], data=data[:MiB], timeout=30).status_code == 404  # completed: gone
 
 
 def test_presigned_urls_expire_with_an_s3_style_403(start_hub):
