@@ -26,6 +26,7 @@ STORE = "https://storage.test"
 REMOTE = f"{HUB}/alice/model"
 SECRET = "hf_fakeHubSecretToken0123456789"
 EXPIRED_XML = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+NO_SUCH_UPLOAD = "<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist</Message></Error>"
 
 
 def make_object(repo: Path, data: bytes) -> tuple[str, Path]:
@@ -92,7 +93,7 @@ class FakeHub:
     upload_id: str = "up-1"
     expires_in: int = 3600
     faults: dict[str, list] = field(default_factory=dict)
-    received: dict[int, list[bytes]] = field(default_factory=dict)
+    uploads: dict[str, dict[int, list[bytes]]] = field(default_factory=dict)   # upload id -> part -> bodies
     headers_seen: dict[str, list[dict]] = field(default_factory=dict)
     basic_body: bytes | None = None
     completed: list[dict] = field(default_factory=list)
@@ -106,6 +107,7 @@ class FakeHub:
     def __post_init__(self) -> None:
         self.oid = hashlib.sha256(self.data).hexdigest()
         self.valid = {self._sig()}
+        self.uploads.setdefault(self.upload_id, {})
         r = self.rsps
         r.add_callback("PUT", re.compile(rf"{STORE}/part/.*"), callback=self._part)
         r.add_callback("PUT", re.compile(rf"{STORE}/basic/.*"), callback=self._basic)
@@ -133,13 +135,23 @@ class FakeHub:
         return {"href": f"{STORE}/basic/{self.oid}?signature={self._sig()}", "header": {"Content-Type": "application/octet-stream"},
                 "expires_in": self.expires_in, "expires_at": "0001-01-01T00:00:00Z"}
 
+    @property
+    def received(self) -> dict[int, list[bytes]]:
+        """Part number -> bodies stored for the current upload."""
+        return self.uploads[self.upload_id]
+
     def expire(self, new_upload_id: str | None = None) -> None:
-        """Invalidate every URL handed out so far (and optionally start a new upload id)."""
+        """Invalidate every URL handed out so far (and optionally drop every upload for a new one)."""
         self.generation += 1
         self.valid = {self._sig()}
         if new_upload_id:
             self.upload_id = new_upload_id
-            self.received.clear()
+            self.uploads = {new_upload_id: {}}
+
+    def new_upload(self, upload_id: str) -> None:
+        """Hand out a new upload from now on, keeping earlier ones and their URLs valid (S3 does)."""
+        self.upload_id = upload_id
+        self.uploads.setdefault(upload_id, {})
 
     def fail(self, kind: str, *outcomes) -> None:
         """Queue outcomes for the next requests of ``kind``: a status, (status, headers), or an exception."""
@@ -178,10 +190,14 @@ class FakeHub:
         if refused:
             return refused
         body = _consume(request.body)
-        n = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        query = parse_qs(urlsplit(request.url).query)
+        n = int(query["partNumber"][0])
         if n in self.broken_parts:
             return 500, {}, "broken part"
-        self.received.setdefault(n, []).append(body)
+        upload = self.uploads.get(query["uploadId"][0])
+        if upload is None:
+            return 404, {}, NO_SUCH_UPLOAD
+        upload.setdefault(n, []).append(body)
         if self.expire_after is not None and sum(map(len, self.received.values())) == self.expire_after:
             self.expire()
         return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, ""
@@ -200,10 +216,13 @@ class FakeHub:
             return injected
         if not self._signed(request):
             return 403, {}, EXPIRED_XML
+        upload = self.uploads.get(parse_qs(urlsplit(request.url).query)["uploadId"][0])
+        if upload is None:
+            return 404, {}, NO_SUCH_UPLOAD
         body = json.loads(request.body)
         self.completed.append(body)
         parts = body["parts"]
-        blobs = [self.received.get(p["partNumber"], [b""])[-1] for p in parts]
+        blobs = [upload.get(p["partNumber"], [b""])[-1] for p in parts]
         etags_ok = all(p["etag"] == f'"{hashlib.md5(b).hexdigest()}"' for p, b in zip(parts, blobs))
         if [p["partNumber"] for p in parts] != list(range(1, self.nparts + 1)) or not etags_ok or b"".join(blobs) != self.data:
             return 400, {}, json.dumps({"error": "ETag or size mismatch"})
