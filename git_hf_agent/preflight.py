@@ -53,6 +53,7 @@ class FileFact:
     binary: bool = False
     commit: str = ""
     in_tree: bool = True
+    oid: str = ""  # the LFS object's sha256 when ``lfs``
 
 
 @dataclass(frozen=True)

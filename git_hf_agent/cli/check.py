@@ -31,6 +31,7 @@ class Report:
     files_checked: int
     tree_files: int
     findings: list[preflight.Finding] = field(default_factory=list)
+    lfs_files: list[tuple[str, str, int]] = field(default_factory=list)  # (path, LFS oid, size) to send
 
     @property
     def errors(self) -> list[preflight.Finding]:
@@ -67,7 +68,7 @@ def _fact(repo: GitRepo, blob, in_tree: bool) -> preflight.FileFact:
     head = repo.blob_head(blob.oid, preflight.BINARY_SNIFF)
     pointer = lfspointer.parse(head) if size < lfspointer.MAX_POINTER_SIZE else None
     if pointer:
-        return preflight.FileFact(blob.path, pointer.size, True, False, blob.commit, in_tree)
+        return preflight.FileFact(blob.path, pointer.size, True, False, blob.commit, in_tree, pointer.oid)
     binary = blob.mode != SYMLINK_MODE and preflight.is_binary(head)
     return preflight.FileFact(blob.path, size, False, binary, blob.commit, in_tree)
 
@@ -90,7 +91,8 @@ def run_check(repo: GitRepo, rev: str = "HEAD", remote: str | None = None) -> Re
     reset_to = f"{upstream[0]}/{upstream[1]}" if upstream and known and current else None
     base = reset_to or (f"refs/remotes/{remote}/*" if known else None)
     findings = preflight.evaluate(facts, shape.folder_entries, shape.files, setup_state(repo), reset_to)
-    return Report(str(commit.id), base, len(facts), shape.files, findings)
+    lfs_files = [(f.path, f.oid, f.size) for f in facts if f.lfs]
+    return Report(str(commit.id), base, len(facts), shape.files, findings, lfs_files)
 
 
 def print_report(report: Report, rev: str) -> None:

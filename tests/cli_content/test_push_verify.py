@@ -109,7 +109,7 @@ def test_push_create_makes_the_repo_then_pushes(hub, tmp_path):
     failed = hf("push", cwd=repo, env=hub_env(hub), check=False)
     assert "step 2/3 (git push)" in failed.stderr
     proc = hf("push", "--create", cwd=repo, env=hub_env(hub))
-    assert "datasets/alice/new-data" in proc.stderr and "[3/3] verify: ok: 1 LFS files" in proc.stderr
+    assert "datasets/alice/new-data" in proc.stderr and "[3/3] verify: ok: 1 LFS file (2.0 MiB)" in proc.stderr
     assert (hub.root / "repos" / "datasets" / "alice" / "new-data.git").is_dir()
     hf("push", "--create", cwd=repo, env=hub_env(hub))  # exists now: still fine, nothing new to send
 
@@ -128,13 +128,14 @@ def test_push_create_never_sends_the_token_to_another_host(hub, tmp_path):
 
 def test_push_stops_at_check_and_sends_nothing(hub, tmp_path):
     repo = hub_clone(hub, tmp_path)
-    (repo / "raw.bin").write_bytes(b"\0raw")
-    git("add", "-f", "raw.bin", cwd=repo)
-    git("-c", "filter.lfs.clean=cat", "-c", "filter.lfs.process=", "commit", "-q", "-m", "raw", cwd=repo)
+    before = git("ls-remote", "origin", cwd=repo).stdout
+    (repo / "raw.dat").write_bytes(b"\0raw")  # no LFS rule matches *.dat: plain git add keeps it in git
+    git("add", "raw.dat", cwd=repo)
+    git("commit", "-q", "-m", "raw", cwd=repo)
     proc = hf("push", cwd=repo, env=hub_env(hub), check=False)
     assert "push failed at step 1/3 (check)" in proc.stderr and "nothing was pushed" in proc.stderr
-    assert "raw.bin: binary file stored in git" in proc.stdout
-    assert git("ls-remote", "origin", cwd=repo).stdout == ""
+    assert "raw.dat: binary file stored in git" in proc.stdout
+    assert git("ls-remote", "origin", cwd=repo).stdout == before
 
 
 def test_push_without_credentials_names_git_push(hub, tmp_path):

@@ -1,0 +1,116 @@
+"""Step 2 of ``git hf push``: run ``git push`` and show the upload as it happens.
+
+git's stderr is read through a pipe: its lines (ref updates, errors) are passed
+on, while git-lfs's own ``Uploading LFS objects: ...`` meter, rewritten with
+``\\r``, is replaced by the view built from the agent's events (only its final
+``done`` line is kept). The agent writes its events to a file named by
+``GIT_HF_AGENT_EVENTS`` (never to stdout, which is git-lfs's protocol); a thread
+tails it and feeds :class:`~git_hf_agent.cli.pushview.PushView`. ``git hf -v
+push`` sets ``GIT_HF_AGENT_VERBOSE=1`` for this git push only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from git_hf_agent.cli.live import Live
+from git_hf_agent.cli.pushview import PushView
+
+POLL_S = 0.2
+LFS_METER = "Uploading LFS objects:"
+
+
+@dataclass
+class PushResult:
+    """How git push ended: exit code and everything git wrote on stderr (for classifying a rejection)."""
+
+    code: int
+    stderr: str
+    view: PushView
+
+
+def _forward_git(pipe, live: Live, sink: list[str]) -> None:
+    """Pass git's stderr on line by line; drop git-lfs's in-place meter except its final ``done`` line."""
+    buf = b""
+    while True:
+        chunk = pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536)
+        if not chunk:
+            break
+        buf += chunk
+        *segments, buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        for raw in segments:
+            _git_line(raw.decode(errors="replace"), live, sink)
+    if buf:
+        _git_line(buf.decode(errors="replace"), live, sink)
+
+
+def _git_line(line: str, live: Live, sink: list[str]) -> None:
+    sink.append(line)
+    if line.startswith(LFS_METER) and not line.rstrip().endswith("done."):
+        return
+    if line.strip():
+        live.log(line)
+
+
+class EventTail:
+    """Read complete JSON lines appended to ``path`` (by several agent processes) and apply them to the view."""
+
+    def __init__(self, path: Path, view: PushView, live: Live) -> None:
+        self.path, self.view, self.live = path, view, live
+        self._offset = 0
+        self._partial = b""
+
+    def poll(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except OSError:
+            return
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for raw in lines:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                for line in self.view.apply(event):
+                    self.live.log(line)
+        self.live.update(self.view.block(time.time()))
+
+
+def run_push(cwd: Path, args: list[str], paths: dict[str, str], *, verbose: bool, scratch: Path,
+             live: Live | None = None) -> PushResult:
+    """``git push ARGS`` in ``cwd`` with the agent's events shown; ``scratch`` holds the events file."""
+    live = live or Live()
+    view = PushView(paths)
+    scratch.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="git-hf-push-", suffix=".jsonl", dir=scratch)
+    os.close(fd)
+    events = Path(name)
+    env = {**os.environ, "GIT_HF_AGENT_EVENTS": str(events)}
+    if verbose:
+        env["GIT_HF_AGENT_VERBOSE"] = "1"
+    tail = EventTail(events, view, live)
+    lines: list[str] = []
+    try:
+        proc = subprocess.Popen(["git", "push", *args], cwd=cwd, env=env, stderr=subprocess.PIPE)
+        reader = threading.Thread(target=_forward_git, args=(proc.stderr, live, lines), daemon=True)
+        reader.start()
+        while proc.poll() is None:
+            tail.poll()
+            time.sleep(POLL_S)
+        reader.join()
+        tail.poll()
+        live.close()
+    finally:
+        events.unlink(missing_ok=True)
+    return PushResult(proc.returncode, "\n".join(lines), view)
