@@ -31,7 +31,8 @@ def seeded(hub, tmp_path):
     """
     url = create_repo(hub.url, "alice/seeded")
     src = tmp_path / "seed"
-    git("init", "-q", "-b", "main", str(src))
+    git("clone", "-q", authed(url), str(src))  # on top of the Hub's initial commit, if it made one
+    git("checkout", "-q", "-B", "main", cwd=src)
     git("lfs", "install", "--local", cwd=src)
     git("lfs", "track", "*.bin", "*.parquet", cwd=src)
     files = {"weights.bin": b"W" * 300_000, "data.parquet": b"P" * 200_000, "README.md": b"# seeded\n"}
