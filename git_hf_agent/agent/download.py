@@ -56,6 +56,7 @@ MAX_REDIRECTS = 10
 MAX_REFRESHES = 5
 EXPIRY_MARGIN = 30.0     # refresh URLs this many seconds before they expire
 TEMP_DIR = "git-hf-agent"
+ZERO_BLOCK = bytes(BLOCK)   # a block of zeros is not written: the sized temp file already reads as zeros (stays sparse)
 
 
 @dataclass
@@ -212,6 +213,14 @@ class _Download:
             self.progress.restart()
             self._single()
 
+    def _blank(self) -> None:
+        """Make the temp file ``size`` bytes of zeros (a sparse file: no data written)."""
+        try:
+            os.ftruncate(self.fd, 0)
+            os.ftruncate(self.fd, self.job.size)
+        except OSError as exc:
+            raise self._local(exc) from None
+
     def _discard(self) -> None:
         """Forget everything received: empty temp file, no journal."""
         try:
@@ -233,6 +242,7 @@ class _Download:
 
         def get(attempt: int) -> None:
             sha = hashlib.sha256()
+            self._blank()
             resp = self._open(None, attempt, part=None)
             with resp:
                 if resp.status_code != 200:
@@ -243,10 +253,6 @@ class _Download:
             digest.append(sha.hexdigest())
 
         self._with_fresh_urls("the download", get)
-        try:
-            os.ftruncate(self.fd, self.job.size)
-        except OSError as exc:
-            raise self._local(exc) from None
         if digest[-1] != self.job.oid:
             raise _Digest(digest[-1])
 
@@ -256,7 +262,8 @@ class _Download:
         try:
             if journal.done and os.fstat(self.fd).st_size != self.job.size:
                 journal.done.clear()   # the temp file does not match its journal: start afresh
-            os.ftruncate(self.fd, self.job.size)
+            if not journal.done:
+                self._blank()
             journal.start()
         except OSError as exc:
             raise self._local(exc) from None
@@ -385,6 +392,8 @@ class _Download:
         return pos - start
 
     def _write(self, block: bytes, offset: int) -> None:
+        if len(block) == BLOCK and block == ZERO_BLOCK:
+            return
         view = memoryview(block)
         try:
             while view:

@@ -68,6 +68,18 @@ def test_six_gib_sparse_file_through_multipart_lands_under_faults(start_hub, tmp
     assert stats["faults_injected"] == {"part:500": 2, "part:reset": 1, "part:429": 1, "complete:503": 1}
     assert stats["auth_headers_seen"]["part"] == 0 and stats["auth_headers_seen"]["complete"] == 0
 
+    # Issue 11: the same object back with plain `git clone` after `git hf init --global`,
+    # through the agent's parallel ranged GETs (zero regions stay holes in the LFS object).
+    from tests.download.helpers import agent_events, global_init
+
+    global_init(hub)
+    clone = tmp_path / "clone"
+    git("clone", "-q", git("remote", "get-url", "origin", cwd=work).stdout.strip(), str(clone), timeout=3600)
+    assert sha256_file(clone / "huge.bin") == oid
+    ranged = [e for e in agent_events(clone) if e.get("event") == "object" and e.get("direction") == "download"]
+    assert ranged and ranged[0]["ranges"] == 384   # 6 GiB in 16 MiB ranges
+    assert hub.stats()["auth_headers_seen"]["download"] == 0
+
 
 def _agent_processes(work):
     """The agent processes git-lfs started for a push in ``work`` (to kill them like a crash)."""

@@ -275,3 +275,13 @@ def test_resume_fetches_only_the_ranges_not_yet_on_disk(repo, rsps):
     assert open(completes(replies)[0]["path"], "rb").read() == data
     assert sorted(h["Range"] for _, h in hub.gets) == sorted(spans[i].header() for i in (2, 3, 5))
     assert progress_of(replies)[0] == 3 * MIB                   # resumed bytes reported at once
+
+
+def test_zero_regions_are_left_as_holes_in_the_temp_file(repo, rsps):
+    data = bytes(6 * MIB) + b"stamp at the end"
+    hub = FakeStorage(rsps, data)
+
+    path = completes(drive(download(hub.oid, len(data))))[0]["path"]
+
+    assert open(path, "rb").read() == data
+    assert os.stat(path).st_blocks * 512 < MIB        # a sparse model file stays sparse on disk
