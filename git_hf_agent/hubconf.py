@@ -37,7 +37,7 @@ _CREDENTIAL_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1
 _AUTHORITY = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%:@\[\]-]*")
 REPO_TYPES = ("model", "dataset", "space")
 _TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")  # \Z: "$" would accept "name\n"
 
 
 def endpoint(explicit: str | None = None) -> str:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 MAX_POINTER_SIZE = 1024
 SPEC_URLS = ("https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1")
-_KEY = re.compile(r"^[a-z0-9.-]+$")
-_OID = re.compile(r"^sha256:([0-9a-f]{64})$")
-_SIZE = re.compile(r"^(0|[1-9][0-9]*)$")
+_KEY = re.compile(r"^[a-z0-9.-]+\Z")  # \Z, not $: no trailing newline
+_OID = re.compile(r"^sha256:([0-9a-f]{64})\Z")
+_SIZE = re.compile(r"^(0|[1-9][0-9]*)\Z")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ E_LOCAL_FILE = 34      # the object file is missing, unreadable or of the wrong 
 E_TRANSFER = 35        # network failure after every attempt
 E_INTERNAL = 99        # a bug in the agent; the process keeps serving
 
-_OID = re.compile(r"^[0-9a-f]{64}$")
+_OID = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would accept a trailing newline
 
 
 class Init(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-OID = re.compile(r"^[0-9a-f]{64}$")
+OID = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would accept a trailing newline
 
 
 class StorageError(Exception):

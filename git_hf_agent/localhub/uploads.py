@@ -38,7 +38,7 @@ from typing import Callable
 from git_hf_agent.localhub.errors import StorageError, check_oid
 
 BLOCK = 8 * 1024 * 1024
-UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}\Z")
 SWEEP_EVERY = 60.0  # seconds between sweeps of expired uploads
 
 
