@@ -1,9 +1,12 @@
 """kill -9 of the agent mid-push, then a new ``git push``: confirmed parts are not sent again.
 
-The server is throttled (2 MB/s per connection, 4 parts in flight) so the push
-is still running when the agent is killed. A part the server accepted may be
-sent twice only if its answer was in flight at the kill: at most ``--parallel``
-of them.
+The server is throttled (2-3 MB/s per connection, 4 parts in flight) so the push
+is still running when the agent is killed at about 60 %. A part the server
+accepted may be sent twice only if its answer was in flight at the kill: at most
+``--parallel`` of them. Both server behaviours are covered: ``--upload-reuse
+keep`` hands back the upload in progress, ``new`` starts a new upload on every
+batch (the agent then continues the journaled upload with its own URLs, or,
+once those expired, starts over and says what it sends again).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 import psutil
 import pytest
@@ -36,33 +40,80 @@ def _agents(root_pid: int) -> list[psutil.Process]:
     return found
 
 
-def test_kill9_mid_push_then_repush_sends_only_unfinished_parts(start_hub, tmp_path):
-    ch = setup(start_hub, tmp_path, "--conn-rate", "2MB", agent_args=("--parallel", str(PARALLEL)),
-               size=32 * MiB)
+def _kill_agents_at(ch, parts: int):
+    """Start ``git push``, kill -9 its agents once ``parts`` parts were accepted; return the stats then."""
     push = subprocess.Popen(["git", "push", "origin", "main"], cwd=ch.repo, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: ch.stats()["part_puts"] >= 8, 60, "8 parts accepted before the kill")
+        wait_for(lambda: ch.stats()["part_puts"] >= parts, 60, f"{parts} parts accepted before the kill")
         agents = wait_for(lambda: _agents(push.pid), 10, "the agent process")
         for agent in agents:
             os.kill(agent.pid, signal.SIGKILL)
-        _, first_err = push.communicate(timeout=60)
+        push.communicate(timeout=60)
     finally:
         if push.poll() is None:
             push.kill()
             push.communicate()
     assert push.returncode != 0, "the first push succeeded although its agent was killed"
-    before = ch.part_counts()
-    assert 8 <= len(before) < ch.nparts, f"kill did not land mid-upload: {len(before)} of {ch.nparts} parts"
+    return ch.stats()
+
+
+def _since(ch, before: dict) -> list[dict]:
+    """The agent's log events written after the kill (the second push)."""
+    events = ch.log_events()
+    return events[before["log_lines"]:]
+
+
+@pytest.mark.parametrize("reuse", ["keep", "new"])
+def test_kill9_at_60_percent_then_repush_sends_only_unfinished_parts(start_hub, tmp_path, reuse):
+    """Whether the Hub hands back the upload in progress (keep) or a new one (new), the second
+    push continues the first upload: only the parts not confirmed at the kill are sent."""
+    ch = setup(start_hub, tmp_path, "--conn-rate", "2MB", "--upload-reuse", reuse,
+               agent_args=("--parallel", str(PARALLEL)), size=32 * MiB)
+    before = _kill_agents_at(ch, int(ch.nparts * 0.6))
+    accepted = ch.part_counts()
+    assert int(ch.nparts * 0.6) <= len(accepted) < ch.nparts, f"kill did not land mid-upload: {len(accepted)} parts"
+    before["log_lines"] = len(ch.log_events())
 
     stats = assert_pushed(ch, ch.push())
+
     after = ch.part_counts()
+    assert sorted(after) == list(range(1, ch.nparts + 1)) and max(after.values()) <= 2
     resent = {n: c for n, c in after.items() if c > 1}
-    assert max(after.values()) <= 2, f"a part was accepted more than twice: {after}"
     assert len(resent) <= PARALLEL, f"{len(resent)} confirmed parts sent again (at most {PARALLEL} in flight): {resent}"
-    assert sorted(after) == list(range(1, ch.nparts + 1))
-    assert stats["part_bytes"][ch.oid] <= ch.size + PARALLEL * CHUNK
+    second = stats["bytes_received"]["part"] - before["bytes_received"]["part"]
+    missing = ch.size - len(accepted) * CHUNK
+    assert second <= missing + PARALLEL * CHUNK, (
+        f"second push sent {second} part bytes; {missing} were missing, at most {PARALLEL} parts in flight")
     assert stats["completions"] == 1
+    [start] = [e for e in _since(ch, before) if e["event"] == "object_start"]
+    assert start["resumed"] == ("same_upload" if reuse == "keep" else "journaled_upload")
+    assert start["parts_done"] >= len(accepted) - PARALLEL
     journal = ch.repo / ".git" / "lfs" / "tmp" / "git-hf-agent"
     leftovers = [p for p in journal.rglob("*") if p.is_file()] if journal.exists() else []
     assert not leftovers, f"resume journal not removed after the successful completion: {leftovers}"
+
+
+def test_kill9_then_repush_after_the_urls_expired_starts_over_and_says_what_it_resends(start_hub, tmp_path):
+    """A new upload per batch and the first upload's URLs expired: the file is sent again, and the
+    agent says how many bytes that costs (stderr under GIT_TRACE, and a ``restart`` event)."""
+    ttl = 10
+    ch = setup(start_hub, tmp_path, "--conn-rate", "3MB", "--upload-reuse", "new", "--url-ttl", str(ttl),
+               agent_args=("--parallel", str(PARALLEL)), size=32 * MiB)
+    started = time.monotonic()
+    _kill_agents_at(ch, int(ch.nparts * 0.6))
+    accepted = ch.part_counts()
+    before_lines = len(ch.log_events())
+    time.sleep(max(0.0, ttl - 4 - (time.monotonic() - started)))   # the journaled URLs now expire within 5 s
+
+    proc = ch.push(env={"GIT_TRACE": "1"})
+
+    stats = assert_pushed(ch, proc)
+    [restart] = [e for e in ch.log_events()[before_lines:] if e["event"] == "restart"]
+    assert "expired" in restart["reason"]
+    assert len(accepted) - PARALLEL <= restart["parts_resent"] <= len(accepted)
+    assert restart["bytes_resent"] == restart["parts_resent"] * CHUNK
+    assert f"in {restart['parts_resent']} parts already stored must be sent again" in proc.stderr
+    assert stats["completions"] == 1
+    [start] = [e for e in ch.log_events()[before_lines:] if e["event"] == "object_start"]
+    assert start["resumed"] == "none" and start["parts_done"] == 0
