@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from git_hf_agent import hubapi, hubconf
+from git_hf_agent import downloadsetup, hubapi, hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
 from git_hf_agent.redact import redact_url
@@ -114,6 +114,25 @@ def check_agent_config(config: GitConfig) -> Check:
     if config.get(f"{AGENT}.concurrent") == "false" or config.get(f"{AGENT}.direction") not in (None, "upload", "both"):
         return Check("agent", False, "concurrent/direction settings keep git-lfs from using it for uploads", INIT_FIX)
     return Check("agent", True, f"{path} {args or ''}".strip())
+
+
+def check_downloads(config: GitConfig, base: str, repo: Repo | None) -> Check:
+    """Do plain clone/pull of ``base`` repos download through the agent (docs/agent.md "Downloads")?"""
+    missing = downloadsetup.missing(config, base)
+    direction = config.get(f"{AGENT}.direction")
+    if len(missing) == len(downloadsetup.wanted_keys(base)):
+        return Check("downloads", None, "off: clone and pull use git-lfs's own one-connection downloads",
+                     "run `git hf init` (without --no-downloads) for parallel, resumable downloads")
+    if missing or direction not in (None, "both"):
+        shown = ", ".join(key for key, _ in missing) or f"{AGENT}.direction={direction}"
+        return Check("downloads", False, f"half configured (missing or wrong: {shown}): downloads may fail", INIT_FIX)
+    plain, _ = downloadsetup.prefixes(base)
+    url = config.get("remote.origin.url") if repo else None
+    if url and urlsplit(url).scheme in ("http", "https") and not url.startswith(plain):
+        return Check("downloads", None, f"origin ({redact_url(url)}) does not start with {plain}, so its downloads "
+                     "stay with git-lfs", f"`git remote set-url origin {plain}NAMESPACE/NAME` (no user name or token in it)")
+    return Check("downloads", True, f"clone/pull of {plain}... go through the agent (parallel ranges, resumable); "
+                 "pushes keep the batch API + multipart")
 
 
 def check_agent_starts(path: str, args: str | None, cwd: Path) -> Check:
@@ -261,6 +280,7 @@ def run_checks(base: str, repo: Repo | None, named: tuple[str, ...] = ()) -> lis
     if checks[-1].ok:
         with tempfile.TemporaryDirectory(prefix="git-hf-doctor-") as scratch:
             checks.append(check_agent_starts(config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args"), cwd or Path(scratch)))
+    checks.append(check_downloads(config, base, repo))
     helper = (check_credentials(base, cwd, token) if allowed else
               Check("credential helper", None, "not checked: not a configured Hub endpoint (see hub endpoint)"))
     checks += [check_token(token), helper, *hub_checks]
