@@ -94,3 +94,55 @@ def test_missing_revision_is_a_clear_404(env):
     responses.add(responses.POST, f"{BASE}/api/models/alice/m/paths-info/dev", status=404, json={"error": "Revision Not Found"})
     with pytest.raises(HfError, match="revision 'dev' not found"):
         HubRemote.from_url(f"{BASE}/alice/m").paths_info("dev", ["a"])
+
+
+@responses.activate
+@pytest.mark.parametrize("body", [{"error": "oops"}, [{"path": 3}], [{"path": "a", "lfs": "x"}],
+                                  [{"path": "a", "lfs": {"oid": "a" * 64, "size": "1"}}], "not json"])
+def test_unexpected_paths_info_json_is_a_clear_error(env, body):
+    url = f"{BASE}/api/models/alice/m/paths-info/main"
+    if body == "not json":
+        responses.add(responses.POST, url, body="<html>", status=200)
+    else:
+        responses.add(responses.POST, url, json=body)
+    with pytest.raises(HfError) as err:
+        HubRemote.from_url(f"{BASE}/alice/m").paths_info("main", ["a"])
+    assert "is not" in err.value.message and "git remote -v" in err.value.fix
+
+
+@responses.activate
+@pytest.mark.parametrize("body", [[], {"objects": {"oid": "x"}}, {"objects": [{"oid": 1}]},
+                                  {"objects": [{"oid": "a" * 64, "error": "gone"}]}])
+def test_unexpected_batch_json_is_a_clear_error(env, body):
+    responses.add(responses.POST, f"{BASE}/alice/m.git/info/lfs/objects/batch", json=body)
+    with pytest.raises(HfError, match="is not an object"):
+        HubRemote.from_url(f"{BASE}/alice/m").stored_objects([("a" * 64, 1)])
+
+
+@responses.activate
+def test_lfs_credentials_are_chosen_for_the_lfs_url(env):
+    """lfsurl on another host gets no token; the remote URL's own password stays with its origin."""
+    hub = HubRemote.from_url(f"{BASE}/alice/m", lfs_url="https://lfs.example/alice/m")
+    assert hub.token == TOKEN and hub.lfs_token is None
+    responses.add(responses.POST, "https://lfs.example/alice/m/objects/batch", json={"objects": []})
+    hub.stored_objects([("a" * 64, 1)])
+    assert "Authorization" not in responses.calls[0].request.headers
+    mine = HubRemote.from_url("https://u:pw@git.example/alice/m", lfs_url="https://git.example/lfs")
+    assert (mine.lfs_username, mine.lfs_token) == ("u", "pw")
+    other = HubRemote.from_url("https://u:pw@git.example/alice/m", lfs_url="https://lfs.example/lfs")
+    assert other.lfs_token is None and other.token == "pw"
+    assert HubRemote.from_url("http://huggingface.co/alice/m").token is None  # never over plain http
+
+
+@responses.activate
+def test_netrc_never_replaces_or_adds_credentials(env, hermetic, tmp_path):
+    netrc = tmp_path / "home" / ".netrc"
+    netrc.write_text("machine huggingface.co login n password netrc-secret\nmachine lfs.example login n password netrc-secret\n")
+    netrc.chmod(0o600)
+    responses.add(responses.POST, f"{BASE}/api/models/alice/m/paths-info/main", json=[])
+    responses.add(responses.POST, "https://lfs.example/x/objects/batch", json={"objects": []})
+    hub = HubRemote.from_url(f"{BASE}/alice/m", lfs_url="https://lfs.example/x")
+    hub.paths_info("main", ["a"])
+    hub.stored_objects([("a" * 64, 1)])
+    assert responses.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "Authorization" not in responses.calls[1].request.headers
