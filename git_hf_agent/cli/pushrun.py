@@ -1,9 +1,9 @@
 """Step 2 of ``git hf push``: run ``git push`` and show the upload as it happens.
 
-git's stderr is read through a pipe: its lines (ref updates, errors) are passed
-on, while git-lfs's own ``Uploading LFS objects: ...`` meter, rewritten with
-``\\r``, is replaced by the view built from the agent's events (only its final
-``done`` line is kept). The agent writes its events to a file named by
+git's stdout and stderr are read through pipes: their lines (ref updates,
+errors) are passed on to stderr, while git-lfs's own ``Uploading LFS objects:``
+meter (on stdout, redrawn with ``\\r``) is replaced by the view built from the
+agent's events (only its final ``done`` line is kept). The agent writes its events to a file named by
 ``GIT_HF_AGENT_EVENTS`` (never to stdout, which is git-lfs's protocol); a thread
 tails it and feeds :class:`~git_hf_agent.cli.pushview.PushView`. ``git hf -v
 push`` sets ``GIT_HF_AGENT_VERBOSE=1`` for this git push only.
@@ -76,15 +76,17 @@ class EventTail:
             return
         self._offset += len(data)
         *lines, self._partial = (self._partial + data).split(b"\n")
+        kept: list[str] = []
         for raw in lines:
             try:
                 event = json.loads(raw)
             except ValueError:
                 continue
             if isinstance(event, dict):
-                for line in self.view.apply(event):
-                    self.live.log(line)
-        self.live.update(self.view.block(time.time()))
+                kept.extend(self.view.apply(event))
+        self.live.update(self.view.block(time.time()))  # first, so the lines below redraw the new block
+        for line in kept:
+            self.live.log(line)
 
 
 def run_push(cwd: Path, args: list[str], paths: dict[str, str], *, verbose: bool, scratch: Path,
@@ -102,13 +104,17 @@ def run_push(cwd: Path, args: list[str], paths: dict[str, str], *, verbose: bool
     tail = EventTail(events, view, live)
     lines: list[str] = []
     try:
-        proc = subprocess.Popen(["git", "push", *args], cwd=cwd, env=env, stderr=subprocess.PIPE)
-        reader = threading.Thread(target=_forward_git, args=(proc.stderr, live, lines), daemon=True)
-        reader.start()
+        # git-lfs draws its meter on stdout: both streams are read, so the view owns the terminal.
+        proc = subprocess.Popen(["git", "push", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        readers = [threading.Thread(target=_forward_git, args=(pipe, live, lines), daemon=True)
+                   for pipe in (proc.stdout, proc.stderr)]
+        for reader in readers:
+            reader.start()
         while proc.poll() is None:
             tail.poll()
             time.sleep(POLL_S)
-        reader.join()
+        for reader in readers:
+            reader.join()
         tail.poll()
         live.close()
     finally:

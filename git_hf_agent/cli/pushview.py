@@ -157,9 +157,9 @@ class PushView:
         parts = ""
         if obj.parts:
             parts = f", parts {obj.parts_done}/{obj.parts} done" + (f", {obj.in_flight} in flight" if obj.in_flight else "")
-        text = f"{obj.path}: {format_size(obj.bytes_done)} of {format_size(obj.size)} ({pct:.0f}%){parts}"
+        text = f"{obj.path}: {format_size(obj.bytes_done)} of {format_size(obj.size)} ({pct:.0f}%)"
         took = now - obj.started if obj.started is not None else 0.0
         if took > 0 and obj.bytes_done > obj.base:
             rate = (obj.bytes_done - obj.base) / took
             text += f", {rate_text(rate)}, ETA {eta_text((obj.size - obj.bytes_done) / rate)}"
-        return text
+        return text + parts

@@ -21,8 +21,8 @@ def test_block_shows_path_size_parts_rate_and_eta():
                          bytes_done=0, resumed="none")) == []
     view.apply(ev("progress", 10, bytes_done=32 * MiB, parts=96, parts_done=30, parts_in_flight=4))
     now = view.objects[OID].started + 10
-    assert view.block(now) == ["model.safetensors: 32.0 MiB of 96.0 MiB (33%), parts 30/96 done, 4 in flight, "
-                               "3.2 MiB/s, ETA 0:20"]
+    assert view.block(now) == ["model.safetensors: 32.0 MiB of 96.0 MiB (33%), 3.2 MiB/s, ETA 0:20, "
+                               "parts 30/96 done, 4 in flight"]
 
 
 def test_every_retry_refresh_and_restart_is_a_line_with_its_reason():

@@ -1,0 +1,74 @@
+"""What `git hf push` shows: the upload view under injected faults, and the --dry-run plan (real git + git-lfs)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.cli_content.helpers import hf, hub_clone, hub_env
+from tests.support import git, sparse_file
+
+pytestmark = pytest.mark.e2e
+MiB = 1024**2
+
+
+def two_files(hub, tmp_path):
+    """A clone with a 6 MiB multipart file and a small LFS file, committed, nothing pushed."""
+    repo = hub_clone(hub, tmp_path)
+    sparse_file(repo / "model.safetensors", 6 * MiB, stamp=b"view")
+    (repo / "small.bin").write_bytes(b"\0small")
+    hf("commit", "-m", "files", cwd=repo, env=hub_env(hub))
+    return repo
+
+
+def test_push_view_names_each_retry_with_its_reason(start_hub, tmp_path):
+    hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB", "--fault", "part:503:1:2")
+    repo = two_files(hub, tmp_path)
+    proc = hf("push", cwd=repo, env=hub_env(hub))
+    err = proc.stderr
+    retries = re.findall(r"^model\.safetensors: part \d/6: HTTP 503, retry 2/\d+ in \d+\.\d s$", err, re.M)
+    assert len(retries) == 2, err
+    assert re.search(r"^model\.safetensors: 6\.0 MiB stored as 6 parts in \d+\.\d s", err, re.M), err
+    assert "[3/3] verify: ok: 2 LFS files" in err
+    assert not list((repo / ".git" / "lfs" / "tmp").glob("git-hf-push-*"))  # the events file is removed
+
+
+def test_verbose_push_raises_the_agents_detail_for_that_push_only(start_hub, tmp_path):
+    hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB")
+    repo = two_files(hub, tmp_path)
+    hf("-v", "push", cwd=repo, env=hub_env(hub))
+    log = (repo / ".git" / "lfs" / "logs" / "git-hf-agent.jsonl").read_text()
+    assert '"verbose":true' in log.replace(" ", "")
+    assert "GIT_HF_AGENT_VERBOSE" not in git("config", "--list", cwd=repo).stdout
+
+
+def test_dry_run_prints_the_plan_and_sends_nothing(start_hub, tmp_path):
+    hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB")
+    repo = two_files(hub, tmp_path)
+    before = git("ls-remote", "origin", cwd=repo).stdout
+    # small.bin is already on the Hub (uploaded by hand); the plan must say so.
+    git("lfs", "push", "--object-id", "origin",
+        git("lfs", "ls-files", "-l", "-I", "small.bin", cwd=repo).stdout.split()[0], cwd=repo, env=hub_env(hub))
+    stats = hub.stats()
+
+    proc = hf("push", "--dry-run", cwd=repo, env=hub_env(hub))
+
+    out = proc.stdout
+    assert re.search(r"6\.0 MiB  model\.safetensors: multipart, 6 parts of 1\.0 MiB", out), out
+    assert re.search(r"6 B  small\.bin: already on the Hub", out), out
+    assert "2 LFS files: 1 to send (6.0 MiB, 6 uploads), 1 already on the Hub" in out
+    assert "0 errors, 0 warnings: ready to push" in out and "dry run: nothing was sent" in out
+    after = hub.stats()
+    assert after["part_puts"] == stats["part_puts"] and after["completions"] == stats["completions"]
+    assert git("ls-remote", "origin", cwd=repo).stdout == before
+
+
+def test_dry_run_exits_like_check_on_an_error(hub, tmp_path):
+    repo = hub_clone(hub, tmp_path)
+    (repo / "raw.dat").write_bytes(b"\0raw")
+    git("add", "raw.dat", cwd=repo)
+    git("commit", "-q", "-m", "raw", cwd=repo)
+    proc = hf("push", "--dry-run", cwd=repo, env=hub_env(hub), check=False)
+    assert proc.returncode == 1 and "raw.dat: binary file stored in git" in proc.stdout
+    assert "the push would stop at the check" in proc.stdout
