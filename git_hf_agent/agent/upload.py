@@ -408,6 +408,8 @@ class _Upload:
             try:
                 return self.policy.call(send, on_retry=lambda f, wait: self._retrying(f, wait, part))
             except HttpFailure as failure:
+                if self.cancel.is_set():   # cut off because another part failed: that failure is the one to show
+                    raise Cancelled() from None
                 if failure.category == EXPIRED:
                     self._refresh(generation, failure)
                     continue
