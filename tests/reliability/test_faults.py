@@ -91,9 +91,15 @@ def test_stalled_part_is_timed_out_not_waited_for(start_hub, tmp_path):
 def test_fault_that_never_clears_ends_as_a_clear_error(start_hub, tmp_path):
     """Every part PUT fails: git shows the status, the redacted URL and the attempt, not a bare EOF."""
     ch = setup(start_hub, tmp_path, "--fault", "part:500:1", agent_args=("--max-attempts", "3"))
-    proc = ch.push(timeout=120)
+    progress = tmp_path / "lfs-progress"
+    proc = ch.push(env={"GIT_LFS_PROGRESS": str(progress)}, timeout=120)
     assert proc.returncode != 0, "push reported success although no part was accepted"
     err = proc.stderr
+    assert f"(agent log: {ch.log})" in err, f"the agent's log is not named in the error:\n{err}"
+    # git's progress counter shows every byte sent at least once (issue 10: it froze at the first 64 KiB)
+    attempted = {e["part"] for e in ch.log_events() if e.get("kind") == "part"}
+    last = progress.read_text().splitlines()[-1]   # "upload 1/1 <bytes so far>/<size> data.bin"
+    assert last.split()[2] == f"{len(attempted) * CHUNK}/{ch.size}", f"progress stopped at {last!r}"
     assert "500" in err, f"HTTP status missing from the error:\n{err}"
     assert ch.hub.url.split("://", 1)[1] in err, f"the failing URL is not named:\n{err}"
     assert re.search(r"attempt", err, re.I), f"attempt number missing:\n{err}"
