@@ -1,0 +1,111 @@
+"""LFS objects and uploads are scoped like the Hub's: per repo, per uploader; private repos work with plain git-lfs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import requests
+
+from tests.localhub.wire import batch, complete, oid, part_urls, put_parts, stored_download_href, upload_action
+from tests.support import TOKEN, api, authed, create_repo, git, start_from_hub
+
+MiB = 1024 * 1024
+BOB = "hf_bobTestToken0123456789abcdef"
+
+
+def _private_repo(base: str, repo_id: str, token: str = TOKEN) -> str:
+    ns, name = repo_id.split("/")
+    api(base, "POST", "/api/repos/create", {"name": name, "organization": ns, "type": "model", "private": True}, token)
+    return f"{base}/{repo_id}"
+
+
+def test_a_batch_answers_stored_only_for_objects_this_repo_holds(hub):
+    create_repo(hub.url, "alice/a")
+    create_repo(hub.url, "alice/b")
+    data = os.urandom(5000)
+    stored_download_href(hub.url, "alice/a", data)
+    in_b = batch(hub.url, "alice/b", [(oid(data), len(data))]).json()["objects"][0]
+    assert "upload" in in_b["actions"], "repo b was told it holds an object only repo a holds"
+    download_b = batch(hub.url, "alice/b", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert download_b["error"]["code"] == 404 and "actions" not in download_b
+    # Uploading it to b makes b hold it; the disk keeps one copy.
+    assert requests.put(in_b["actions"]["upload"]["href"], data=data, timeout=30).status_code == 200
+    again = batch(hub.url, "alice/b", [(oid(data), len(data))]).json()["objects"][0]
+    assert "actions" not in again
+    copies = [p for p in (hub.root / "lfs" / "objects").rglob(oid(data))]
+    assert len(copies) == 1 and copies[0] == hub.root / "lfs" / "objects" / oid(data)[:2] / oid(data)[2:4] / oid(data)
+
+
+def test_a_single_put_proves_possession_even_when_the_object_is_stored(hub):
+    """Knowing an oid is not enough to claim it into another repo: the bytes must hash to it."""
+    create_repo(hub.url, "alice/a")
+    create_repo(hub.url, "alice/b")
+    data = os.urandom(5000)
+    stored_download_href(hub.url, "alice/a", data)
+    action = upload_action(hub.url, "alice/b", data)
+    wrong = requests.put(action["href"], data=os.urandom(5000), timeout=30)
+    assert wrong.status_code == 400 and "sha256 mismatch" in wrong.text
+    down = batch(hub.url, "alice/b", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert down["error"]["code"] == 404
+    in_a = batch(hub.url, "alice/a", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert requests.get(in_a["actions"]["download"]["href"], timeout=30).content == data
+
+
+def test_an_anonymous_download_batch_never_serves_a_private_repos_object(hub):
+    create_repo(hub.url, "alice/public")
+    _private_repo(hub.url, "alice/secret")
+    data = os.urandom(3000)
+    action = upload_action(hub.url, "alice/secret", data)
+    assert requests.put(action["href"], data=data, timeout=30).status_code == 200
+    public = batch(hub.url, "alice/public", [(oid(data), len(data))], operation="download", token=None)
+    assert public.status_code == 200 and public.json()["objects"][0]["error"]["code"] == 404
+    private = batch(hub.url, "alice/secret", [(oid(data), len(data))], operation="download", token=None)
+    assert private.status_code == 401
+
+
+def test_a_second_user_gets_an_upload_of_their_own_and_cannot_disturb_the_first(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB", "--upload-reuse", "keep",
+                    tokens={"alice": TOKEN, "bob": BOB})
+    create_repo(hub.url, "org/shared")
+    data = os.urandom(3 * MiB)
+    alice = upload_action(hub.url, "org/shared", data)
+    alice_parts = put_parts(alice, data)
+    bob = upload_action(hub.url, "org/shared", data, token=BOB)
+    assert bob["href"].split("uploadId=")[1][:32] != alice["href"].split("uploadId=")[1][:32]
+    bob_urls = part_urls(bob)
+    # bob's part 1 cut off midway, then a complete wrong one: alice's upload does not change
+    with pytest.raises(requests.RequestException):
+        requests.put(bob_urls[0], data=iter([b"x" * 1000]), headers={"Content-Length": str(MiB)}, timeout=2)
+    assert requests.put(bob_urls[0], data=b"y" * MiB, timeout=30).status_code == 200
+    # bob with size + 1 does not discard alice's upload either
+    batch(hub.url, "org/shared", [(oid(data), len(data) + 1)], token=BOB)
+    assert complete(alice, data, alice_parts).status_code == 200
+    href = batch(hub.url, "org/shared", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
+
+
+@pytest.mark.e2e
+def test_private_repo_push_verify_and_clone_with_plain_git_lfs(hub, tmp_path):
+    """git-lfs sends no token to the verify href of an ``authenticated`` object: it is presigned."""
+    url = _private_repo(hub.url, "alice/private")
+    git("lfs", "install", "--skip-repo")
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "main", str(work))
+    start_from_hub(work, url)
+    git("lfs", "track", "*.bin", cwd=work)
+    git("config", f"lfs.{authed(url)}.git/info/lfs.locksverify", "false", cwd=work)
+    git("config", f"lfs.{url}.git/info/lfs.locksverify", "false", cwd=work)
+    payload = os.urandom(2 * MiB)
+    (work / "weights.bin").write_bytes(payload)
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "weights", cwd=work)
+    push = git("push", authed(url), "main", cwd=work, env={**os.environ, "GIT_TRACE": "1"})
+    assert "verify" in push.stderr and "401" not in push.stderr
+    stats = hub.stats()
+    assert stats["requests"]["verify"] == 1 and stats["objects_stored"] == 1
+
+    clone = tmp_path / "clone"
+    git("clone", "-q", authed(url), str(clone))
+    assert (clone / "weights.bin").read_bytes() == payload
+    assert git("clone", "-q", url, str(tmp_path / "anonymous"), check=False).returncode != 0
