@@ -6,6 +6,7 @@ server's stats count what was injected and what it accepted.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime
@@ -110,3 +111,23 @@ def test_fault_that_never_clears_ends_as_a_clear_error(start_hub, tmp_path):
     assert stats["objects_stored"] == 0 and not ch.stored().exists()
     attempts = [e.get("attempt", 0) for e in ch.log_events() if e.get("kind") == "part"]
     assert attempts and max(attempts) == 3, f"attempts per part should stop at --max-attempts 3: {max(attempts, default=0)}"
+
+
+def test_events_file_shows_retries_of_a_plain_git_push(start_hub, tmp_path):
+    """``GIT_HF_AGENT_EVENTS`` (what ``git hf push`` sets): every agent process appends whole JSON lines;
+    the push view finds the object's parts, each retry with its reason, and the end."""
+    ch = setup(start_hub, tmp_path, "--fault", "part:503:1:2")
+    events_file = tmp_path / "events.jsonl"
+    stats = assert_pushed(ch, ch.push(env={"GIT_HF_AGENT_EVENTS": str(events_file), "GIT_HF_AGENT_VERBOSE": "1"}))
+    assert stats["faults_injected"]["part:503"] == 2
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]   # every line parses
+    inits = [e for e in events if e["event"] == "init"]
+    assert len({e["pid"] for e in inits}) == len(inits) >= 2 and all(e["verbose"] for e in inits)
+    mine = [e for e in events if e.get("oid") == ch.oid and e["event"] != "http"]
+    assert mine[0]["event"] == "object_start" and mine[0]["parts"] == ch.nparts and mine[-1]["event"] == "object_done"
+    retries = [e for e in mine if e["event"] == "retry"]
+    assert len(retries) == 2
+    for r in retries:
+        assert re.fullmatch(rf"part {r['part']}/{ch.nparts}: HTTP 503, retry 2/8 in \d+\.\d s", r["line"]), r["line"]
+    assert [e["parts_done"] for e in mine if e["event"] == "part_done"] == list(range(1, ch.nparts + 1))
+    assert any("request_headers" in e for e in events if e["event"] == "http")   # verbose raised the detail
