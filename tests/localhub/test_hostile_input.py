@@ -1,0 +1,118 @@
+"""Hostile input at the HTTP level: limits answer 4xx with a message, never 5xx, never a forged header or href."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import psutil
+import requests
+
+from tests.localhub.wire import LFS, batch, oid
+from tests.support import TOKEN, create_repo
+
+MiB = 1024 * 1024
+AUTH = {**LFS, "Authorization": f"Bearer {TOKEN}"}
+
+
+def _raw(hub, request: bytes, timeout: float = 10) -> bytes:
+    """Send raw bytes, return everything the server answered until it closed the connection."""
+    host, port = hub.url.split("//")[1].rsplit(":", 1)
+    received = b""
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return received
+
+
+def _batch_url(hub, repo="alice/x") -> str:
+    return f"{hub.url}/{repo}.git/info/lfs/objects/batch"
+
+
+def test_cr_lf_in_the_path_never_becomes_a_header(hub):
+    for path in ("/a%0d%0aX-Injected:%20yes", "/alice/x%0aX-Injected:%20yes/info/lfs/objects/batch",
+                 "/api/models/alice/x%0d%0aSet-Cookie:%20a=b"):
+        answer = _raw(hub, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head = answer.split(b"\r\n\r\n")[0].split(b"\r\n")
+        assert head[0].split()[1].startswith(b"4"), head[0]
+        names = [line.split(b":")[0].lower() for line in head[1:]]
+        assert b"x-injected" not in names and b"set-cookie" not in names, head
+
+
+def test_batch_limits_answer_4xx_with_a_message(hub):
+    create_repo(hub.url, "alice/x")
+    rss_before = psutil.Process(hub.proc.pid).memory_info().rss
+    too_many = {"operation": "upload", "objects": [{"oid": "a" * 64, "size": 1}] * 1001}
+    resp = requests.post(_batch_url(hub), json=too_many, headers=AUTH, timeout=30)
+    assert resp.status_code == 413 and "at most 1000" in resp.json()["message"]
+    empties = b'{"operation": "upload", "objects": [' + b",".join([b"{}"] * 700_000) + b"]}"  # 2.1 MB of {}
+    resp = requests.post(_batch_url(hub), data=empties, headers=AUTH, timeout=30)
+    assert resp.status_code == 413 and len(resp.content) < 1000
+    huge = b'{"operation": "upload", "objects": [], "pad": "' + b"x" * (5 * MiB) + b'"}'
+    resp = requests.post(_batch_url(hub), data=huge, headers=AUTH, timeout=30)
+    assert resp.status_code == 413 and "too large" in resp.json()["message"]
+    assert psutil.Process(hub.proc.pid).memory_info().rss - rss_before < 60 * MiB
+
+
+def test_malformed_json_huge_numbers_and_deep_nesting_answer_400_or_a_per_object_error(hub):
+    create_repo(hub.url, "alice/x")
+    for body in (b"{not json", b"[1, 2]", b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000,
+                 b'{"operation": "upload", "objects": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+                 b'{"operation": "upload", "objects": [], "n": 1' + b"0" * 5000 + b"}"):
+        resp = requests.post(_batch_url(hub), data=body, headers=AUTH, timeout=30)
+        assert resp.status_code == 400 and "malformed JSON" in resp.json()["message"], body[:40]
+    for size in (2 ** 70, 2 ** 63, 400 * 10 ** 9):
+        resp = batch(hub.url, "alice/x", [("b" * 64, size)])
+        assert resp.status_code == 200
+        error = resp.json()["objects"][0]["error"]
+        assert error["code"] == 422 and "Maximum individual file size is 50.0GB" in error["message"]
+        assert len(resp.content) < 2000
+    odd = [{"oid": 5, "size": 1}, {"oid": "a" * 64, "size": -1}, {"oid": "a" * 64, "size": True},
+           {"oid": "A" * 64, "size": 1}, {"oid": "a" * 10_000, "size": 1}, "x", None]
+    resp = requests.post(_batch_url(hub), json={"operation": "upload", "objects": odd}, headers=AUTH, timeout=30)
+    assert resp.status_code == 200 and len(resp.content) < 5000
+    assert [o["error"]["code"] for o in resp.json()["objects"]] == [422] * len(odd)
+    for operation in ("delete", None, ["upload"]):
+        resp = requests.post(_batch_url(hub), json={"operation": operation, "objects": []}, headers=AUTH, timeout=30)
+        assert resp.status_code == 422
+
+
+def test_max_file_size_is_an_option(start_hub):
+    hub = start_hub("--max-file-size", "1MB")
+    create_repo(hub.url, "alice/x")
+    objects = batch(hub.url, "alice/x", [("c" * 64, 10 ** 6), ("d" * 64, 10 ** 6 + 1)]).json()["objects"]
+    assert "actions" in objects[0]
+    assert objects[1]["error"]["code"] == 422 and "Maximum individual file size is 0.0GB" in objects[1]["error"]["message"]
+
+
+def test_hrefs_never_reflect_a_forged_host(start_hub):
+    hub = start_hub("--allow-host", "hub.internal")
+    create_repo(hub.url, "alice/x")
+    port = hub.url.rsplit(":", 1)[1]
+    body = json.dumps({"operation": "upload", "objects": [{"oid": "e" * 64, "size": 10}]})
+
+    def href(host: str) -> str:
+        resp = requests.post(_batch_url(hub), data=body, headers={**AUTH, "Host": host}, timeout=30)
+        return resp.json()["objects"][0]["actions"]["upload"]["href"]
+
+    assert href(f"evil.example:{port}").startswith(f"{hub.url}/_lfs/")
+    assert href("127.0.0.1:1").startswith(f"{hub.url}/_lfs/")  # right name, wrong port
+    assert href(f"hub.internal:{port}").startswith(f"http://hub.internal:{port}/_lfs/")
+    assert href(f"localhost:{port}").startswith(f"http://localhost:{port}/_lfs/")
+
+
+def test_storage_urls_refuse_wrong_sizes_without_a_5xx(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = b"z" * 100
+    action = batch(hub.url, "alice/x", [(oid(data), len(data))]).json()["objects"][0]["actions"]["upload"]
+    for body in (data[:50], data + b"!", b""):
+        resp = requests.put(action["href"], data=body, timeout=30)
+        assert resp.status_code == 400 and "<Error>" in resp.text
+    assert requests.put(action["href"], data=data, timeout=30).status_code == 200
+    bad_query = action["href"].replace("size=100", "size=abc")
+    assert requests.put(bad_query, data=data, timeout=30).status_code == 403  # the signature covers it
