@@ -13,8 +13,11 @@ tagged by behaviour (git-lfs ``lfshttp`` style):
 - ``auth``: 401, or 403 from the LFS API -> credentials problem;
 - ``fatal``: any other 4xx.
 
-Presigned URLs get no Authorization header, ever: :class:`_NoAuth` strips one
-that requests might add from ``~/.netrc``. Only the batch call carries credentials.
+Action URLs (parts, basic PUT, completion, downloads) get exactly the headers
+the server put in the action, as git-lfs sends them: :class:`_OnlyGiven` keeps an
+Authorization only when the action itself has one and never lets requests add
+one from ``~/.netrc``; the Hub's presigned URLs come without, so they get none.
+Only the batch call carries credentials (from ``git credential fill``, issue 8).
 """
 
 from __future__ import annotations
@@ -69,14 +72,6 @@ class HttpFailure(Exception):
         return self.describe()
 
 
-class _NoAuth(requests.auth.AuthBase):
-    """Guarantee that a presigned request carries no Authorization header."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers.pop("Authorization", None)
-        return r
-
-
 class _OnlyGiven(requests.auth.AuthBase):
     """Authorization exactly as the caller's headers give it (a server's action header), never from ~/.netrc."""
 
@@ -88,6 +83,11 @@ class _OnlyGiven(requests.auth.AuthBase):
         if self.value:
             r.headers["Authorization"] = self.value
         return r
+
+
+def _given_authorization(headers: dict[str, str] | None) -> str | None:
+    """The Authorization value among ``headers`` (any spelling), as a server's action gave it."""
+    return next((v for k, v in (headers or {}).items() if k.lower() == "authorization"), None)
 
 
 class Transport:
@@ -115,7 +115,8 @@ class Transport:
             resp = self.session.request(
                 method, url, data=body, headers=headers,
                 timeout=(self.timeout[0], read_timeout or self.timeout[1]),
-                auth=auth if auth is not None else _NoAuth(), allow_redirects=kind not in PRESIGNED,
+                auth=auth if auth is not None else _OnlyGiven(_given_authorization(headers)),
+                allow_redirects=kind not in PRESIGNED,
             )
             resp.content  # read the whole (small) answer inside the timeout
         except requests.RequestException as exc:
@@ -146,8 +147,7 @@ class Transport:
         fields: dict[str, Any] = {"kind": kind, "method": "GET", "attempt": attempt, "bytes": 0,
                                   "url": shown, "oid": oid, "part": part}
         try:
-            given = next((v for k, v in (headers or {}).items() if k.lower() == "authorization"), None)
-            resp = self.session.get(url, headers=headers, timeout=self.timeout, auth=_OnlyGiven(given),
+            resp = self.session.get(url, headers=headers, timeout=self.timeout, auth=_OnlyGiven(_given_authorization(headers)),
                                     allow_redirects=False, stream=True)
         except requests.RequestException as exc:
             failure = network_failure(kind, shown, exc, attempt=attempt, elapsed=time.monotonic() - start)
