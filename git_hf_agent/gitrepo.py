@@ -25,6 +25,7 @@ from pygit2.enums import DeltaStatus, ObjectType, SortMode
 
 from git_hf_agent import lfspointer
 from git_hf_agent.errors import HfError
+from git_hf_agent.redact import redact_text
 
 GITLINK_MODE = 0o160000
 SYMLINK_MODE = 0o120000
@@ -46,7 +47,8 @@ def run_git(
     )
     if check and proc.returncode != 0:
         detail = (proc.stderr or b"").decode(errors="replace").strip() if capture else ""
-        raise HfError(f"`git {' '.join(args)}` failed (exit {proc.returncode})" + (f": {detail}" if detail else ""))
+        # args and git's message may hold a URL with user:token@: redacted before printing
+        raise HfError(redact_text(f"`git {' '.join(args)}` failed (exit {proc.returncode})" + (f": {detail}" if detail else "")))
     return proc
 
 

@@ -18,6 +18,7 @@ import click
 
 from git_hf_agent import __version__
 from git_hf_agent.errors import HfError
+from git_hf_agent.redact import redact_text
 
 # name -> (module, one-line help shown by `git hf --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="git hf", standalone_mode=False)
     except HfError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        # the last line of defence: any URL userinfo, signature or token left in a message is masked
+        click.echo(f"error: {redact_text(exc.message)}", err=True)
         if exc.fix:
-            click.echo(f"fix: {exc.fix}", err=True)
+            click.echo(f"fix: {redact_text(exc.fix)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         if verbose:
             raise
         exc_type, exc_value, _ = sys.exc_info()
-        click.echo(f"bug: {exc_type.__name__}: {exc_value}", err=True)
+        click.echo(f"bug: {exc_type.__name__}: {redact_text(str(exc_value))}", err=True)
         click.echo("This is a bug in git-hf-agent. Re-run with `git hf --verbose ...` and report the traceback.", err=True)
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
