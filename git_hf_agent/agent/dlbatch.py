@@ -7,10 +7,12 @@ the agent then asks the batch API for one object as git-lfs would:
 - endpoint (git-lfs ``lfsapi/endpoint_finder.go``, download side): ``lfs.url``,
   else ``remote.<remote>.lfsurl``, else the remote's fetch URL plus
   ``.git/info/lfs``. The push URL is never used for downloads;
-- credentials: the password embedded in that URL, else ``git credential fill``
-  (no prompt) for that URL. They were issued for that host by the user's own
-  configuration, so they go to the batch URL only when it is on that same origin
-  (scheme, host, port); download hrefs never get them (see :mod:`download`).
+- credentials, as git-lfs does, only once the endpoint asks (401, or 403/404 as
+  private repos may answer): the password embedded in that URL, else
+  ``git credential fill`` (no prompt) for that URL. Public repos so cost no
+  credential helper run per agent process. The credentials were issued for that
+  host by the user's own configuration, so they go to the batch URL only when it
+  is on that same origin (scheme, host, port); download hrefs never get them.
 
 The same call also gives fresh hrefs when a download URL expires (403).
 """
@@ -80,31 +82,47 @@ class DownloadBatch:
         self.cwd = cwd
         self._endpoint: str | None = None
         self._auth: tuple[str, str] | None = None
+        self._asked = False     # credentials looked up (after the endpoint asked for them)
 
     def _resolve(self) -> str:
         if self._endpoint is None:
             endpoint, auth = split_credentials(download_endpoint(self.remote, self.cwd))
-            if not auth or not auth[1]:   # a bare user name (no password) is not a credential
-                auth = credential_fill(endpoint, self.cwd)
-            if auth:
-                self.transport.log.add_secret(auth[1])
-            self._endpoint, self._auth = endpoint, auth
+            self._endpoint = endpoint
+            if auth and auth[1]:   # a bare user name (no password) is not a credential
+                self._use(auth)
         return self._endpoint
+
+    def _use(self, auth: tuple[str, str] | None) -> None:
+        self._asked = True
+        if auth:
+            self.transport.log.add_secret(auth[1])
+        self._auth = auth
+
+    def post(self, url: str, body: bytes, policy: Policy, oid: str | None, on_retry=None):
+        """POST to the batch API (retried per ``policy``); credentials fetched when the endpoint asks."""
+        while True:
+            auth = self._auth if hubconf.origin(url) == hubconf.origin(self._endpoint) else None
+
+            def attempt(n: int, auth=auth):
+                return self.transport.request("batch", "POST", url, attempt=n, body=body, nbytes=len(body),
+                                              headers=LFS_HEADERS, auth=auth, oid=oid)
+
+            try:
+                return policy.call(attempt, on_retry=on_retry)
+            except HttpFailure as failure:
+                if self._asked or failure.status not in (401, 403, 404):
+                    raise
+                self._use(credential_fill(self._endpoint, self.cwd))
+                if self._auth is None:
+                    raise
 
     def action(self, oid: str, size: int, policy: Policy, on_retry=None) -> Action:
         """The download action for ``oid`` (batch retried per ``policy``); BatchError when refused."""
-        endpoint = self._resolve()
-        url = f"{endpoint}/objects/batch"
+        url = f"{self._resolve()}/objects/batch"
         body = json.dumps({"operation": "download", "transfers": ["basic"],
                            "objects": [{"oid": oid, "size": size}], "hash_algo": "sha256"}).encode()
-        auth = self._auth if hubconf.origin(url) == hubconf.origin(endpoint) else None
-
-        def attempt(n: int):
-            return self.transport.request("batch", "POST", url, attempt=n, body=body, nbytes=len(body),
-                                          headers=LFS_HEADERS, auth=auth, oid=oid)
-
         try:
-            resp = policy.call(attempt, on_retry=on_retry)
+            resp = self.post(url, body, policy, oid, on_retry)
         except HttpFailure as failure:
             if failure.category == AUTH:
                 fix = "check the Hub token (`git hf doctor`; `git hf init` sets up the credential helper)"

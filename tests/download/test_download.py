@@ -285,3 +285,29 @@ def test_zero_regions_are_left_as_holes_in_the_temp_file(repo, rsps):
 
     assert open(path, "rb").read() == data
     assert os.stat(path).st_blocks * 512 < MIB        # a sparse model file stays sparse on disk
+
+
+def test_private_repo_credentials_are_asked_for_only_when_the_endpoint_wants_them(repo, rsps):
+    import base64
+
+    subprocess.run(["git", "config", "credential.helper", "!f() { echo username=u; echo password=sekret; }; f"],
+                   check=True)
+    data = blob(2000)
+    hub = FakeStorage(rsps, data)
+    answers = []
+
+    def batch(request):
+        answers.append(request.headers.get("Authorization"))
+        if "Authorization" not in request.headers:
+            return 401, {"LFS-Authenticate": 'Basic realm="hub"'}, '{"message": "Authentication required"}'
+        return hub._batch(request)
+
+    rsps.replace(responses.POST, f"{ENDPOINT}/objects/batch", body="")
+    rsps.remove(responses.POST, f"{ENDPOINT}/objects/batch")
+    rsps.add_callback(responses.POST, f"{ENDPOINT}/objects/batch", callback=batch)
+
+    replies = drive(download(hub.oid, len(data)))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert answers == [None, "Basic " + base64.b64encode(b"u:sekret").decode()]
+    assert all("Authorization" not in h for _, h in hub.gets)          # the href never gets them
