@@ -157,3 +157,20 @@ def _shape_findings(folder_entries: dict[str, int], total_files: int) -> list[Fi
         out.append(Finding(WARNING, "repo-too-many-files",
                            f"{total_files:,} files; the Hub recommends fewer than {REPO_MAX_FILES:,} per repo", PACK_FIX))
     return out
+
+
+SPACE_MARGIN = 64 * 1024**2  # leave room for git's own writes and temp files
+STORAGE_FIX = ("free space there, or keep LFS objects on a disk with room: "
+               "`git config lfs.storage /path/on/big/disk/lfs` (git-lfs then stores and reads objects there)")
+
+
+def space_problem(need: int, free: int, where: str, doing: str) -> str | None:
+    """The message when ``doing`` writes ``need`` bytes into ``where`` that has only ``free``, else None.
+
+    One unit system (binary) in the message; the margin keeps a disk from being filled to the last byte.
+    """
+    if need + SPACE_MARGIN <= free:
+        return None
+    return (f"{doing} needs {format_size(need)} in {where}, which has {format_size(free)} free "
+            f"({format_size(need + SPACE_MARGIN - free)} short, counting a {format_size(SPACE_MARGIN)} margin); "
+            "nothing was changed")

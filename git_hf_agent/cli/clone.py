@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from git_hf_agent import hubconf
+from git_hf_agent import diskspace, hubconf
 from git_hf_agent.cli.create import parse_repo_id
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, run_git
@@ -106,6 +106,7 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
         click.echo(f"cloned {shown} into {target} lazily: LFS files stay pointers, also on later checkouts and pulls. "
                    "Fetch some with `git lfs pull --include PATTERN`; all with `git lfs install --local --force && git lfs pull`.")
         return
+    diskspace.check_clone(target, patterns)  # room for the LFS files before downloading them (issue 10 item 6)
     _run(["lfs", "pull"], "downloading LFS files (git lfs pull)",
          f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
     if patterns:

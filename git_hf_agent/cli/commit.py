@@ -7,7 +7,9 @@ lines to the root ``.gitattributes`` for those not yet tracked (``*.ext`` for
 extensions that are always binary, or shared by several files and by no file
 kept in git; otherwise the exact, escaped path), stages so that git-lfs's clean
 filter turns them into pointers, confirms every one is a pointer in the index,
-then runs ``git commit``. It never rewrites history and never discards a
+then runs ``git commit``. Before staging, it checks that the LFS object store
+has room for the copies git-lfs makes, and shows progress while git-lfs hashes
+and copies big files (:mod:`git_hf_agent.cli.lfsstage`). It never rewrites history and never discards a
 change: everything goes through ``git add`` and ``git commit``. When it stops
 with an error, the index (and ``.gitattributes``) are put back as they were;
 a ``.gitattributes`` that is a symlink is refused, never written through.
@@ -22,6 +24,7 @@ from pathlib import Path, PurePosixPath
 import click
 
 from git_hf_agent import preflight
+from git_hf_agent.cli import lfsstage
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitrepo import GitRepo, git_lfs_version
 from git_hf_agent.setup import append_no_follow, refuse_symlinked_gitattributes
@@ -198,12 +201,15 @@ def _commit(repo: GitRepo, rel: tuple[str, ...], paths: tuple[str, ...], message
     names = [p for _, p in changed]
     already = repo.lfs_tracked(names)
     todo = {p: why for p in names if p not in already and (why := _needs_lfs(root / p))}
-    if todo:
-        exts = {PurePosixPath(p).suffix[1:] for p in todo} - {""}
-        _track(repo, choose_patterns(todo, _kept_in_git(repo, exts, todo, names)), todo)
     lfs_paths = sorted(set(todo) | already)
     staged = [p for xy, p in changed if p in lfs_paths and xy[0] not in " ?" and xy[1] == " "]
     staged_clean = [p for p, ptr in repo.index_pointers(staged).items() if ptr is None]
+    unstaged = [p for xy, p in changed if p in lfs_paths and xy[1] != " "]
+    lfsstage.check_room(repo, unstaged + staged_clean)  # before anything is written
+    if todo:
+        exts = {PurePosixPath(p).suffix[1:] for p in todo} - {""}
+        _track(repo, choose_patterns(todo, _kept_in_git(repo, exts, todo, names)), todo)
+    lfsstage.stage_with_progress(repo, unstaged)  # big files: git-lfs's hashing and copying shown
     pathspec = list(rel) + ([".gitattributes"] if rel and todo else [])
     _stage(repo, tuple(pathspec), staged_clean)
     _confirm_pointers(repo, lfs_paths)
