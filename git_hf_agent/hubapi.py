@@ -74,6 +74,7 @@ def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None 
     URL), so the configured token goes there only if it is a configured Hub.
     """
     base = hubconf.endpoint(endpoint)
+    hubconf.check_endpoint(base)
     secret = require_token(token, endpoint, endpoint_named)
     with hub_errors(base, repo, secret):
         client(base, secret).create_repo(
@@ -86,6 +87,7 @@ def create_repo(repo: RepoId, *, endpoint: str | None = None, token: str | None 
 def whoami(*, endpoint: str | None = None, token: str | None = None) -> dict:
     """The Hub's ``/api/whoami-v2`` answer for the token (``name`` is the user); HfError on failure."""
     base = hubconf.endpoint(endpoint)
+    hubconf.check_endpoint(base)
     secret = require_token(token, endpoint)
     with hub_errors(base, None, secret):
         return client(base, secret).whoami(token=secret)

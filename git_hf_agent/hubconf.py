@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from git_hf_agent.errors import HfError
+from git_hf_agent.redact import redact_url
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ENDPOINT_KEY = "hf.endpoint"  # git config: Hub endpoints the user named (`git hf init/clone --endpoint`)
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -37,7 +40,9 @@ _CREDENTIAL_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1
 _AUTHORITY = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%:@\[\]-]*")
 REPO_TYPES = ("model", "dataset", "space")
 _TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")  # \Z: "$" would accept "name\n"
+# The Hub's repo-id parts (huggingface_hub validate_repo_id): 1..96 of [A-Za-z0-9._-], first and last a word
+# character ('_' allowed: "_org/x"); "--", ".." and a ".git" ending are refused in __post_init__.
+_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?\Z")  # \Z: "$" would accept "name\n"
 
 
 def endpoint(explicit: str | None = None) -> str:
@@ -140,6 +145,17 @@ def same_origin(a: str, b: str) -> bool:
     return first is not None and first == origin(b)
 
 
+def check_endpoint(base: str) -> None:
+    """An endpoint is written to git config and printed: a plain http(s) origin (plus path), no secrets."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or origin(base) is None:
+        raise HfError(f"invalid Hub endpoint {redact_url(base)!r}", "pass an http(s) URL, e.g. --endpoint https://huggingface.co")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise HfError(f"the Hub endpoint {redact_url(base)!r} carries credentials, a query or a fragment",
+                      "pass just scheme://host[:port], e.g. --endpoint https://huggingface.co; the token comes from "
+                      "HF_TOKEN or `hf auth login`")
+
+
 def token_path() -> Path:
     """The token file huggingface_hub reads and ``hf auth login`` writes."""
     if os.environ.get("HF_TOKEN_PATH"):
@@ -183,7 +199,7 @@ class RepoId:
         if self.type not in REPO_TYPES:
             raise ValueError(f"repo type must be one of {', '.join(REPO_TYPES)}, not {self.type!r}")
         for part in (self.namespace, self.name):
-            if not _NAME.match(part) or ".." in part or part.endswith(".git"):
+            if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
                 raise ValueError(
                     f"invalid repo id {self.namespace}/{self.name!s}: use NAMESPACE/NAME with letters, digits, '-', '_', '.'"
                 )

@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 from git_hf_agent import downloadsetup, hubconf
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
-from git_hf_agent.redact import redact_url
 
 AGENT = "lfs.customtransfer.multipart"
 AGENT_KEYS = ("path", "args", "concurrent", "direction")
@@ -80,7 +79,7 @@ def configure(path: Path | None = None, *, global_: bool = False, endpoint: str 
     if parallel is not None and parallel < 1:
         raise HfError(f"--parallel must be at least 1, not {parallel}", "pass --parallel 10 (the default) or another positive number")
     base = hubconf.endpoint(endpoint)
-    check_endpoint(base)
+    hubconf.check_endpoint(base)
     repo = None if global_ else _require_repo(path)
     config = GitConfig("global") if global_ else GitConfig("local", cwd=repo.worktree or repo.git_dir)
     plan = [
@@ -96,17 +95,6 @@ def configure(path: Path | None = None, *, global_: bool = False, endpoint: str 
         for change in plan:
             change.apply()
     return [change.description for change in plan]
-
-
-def check_endpoint(base: str) -> None:
-    """An endpoint is written to git config and printed: a plain http(s) origin (plus path), no secrets."""
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or hubconf.origin(base) is None:
-        raise HfError(f"invalid Hub endpoint {redact_url(base)!r}", "pass an http(s) URL, e.g. --endpoint https://huggingface.co")
-    if "@" in parts.netloc or parts.query or parts.fragment:
-        raise HfError(f"the Hub endpoint {redact_url(base)!r} carries credentials, a query or a fragment",
-                      "pass just scheme://host[:port], e.g. --endpoint https://huggingface.co; the token comes from "
-                      "HF_TOKEN or `hf auth login`")
 
 
 def _require_repo(path: Path | None) -> Repo:

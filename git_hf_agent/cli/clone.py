@@ -23,7 +23,7 @@ from git_hf_agent.cli.create import parse_repo_id
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, run_git
 from git_hf_agent.redact import redact_url
-from git_hf_agent.setup import check_endpoint, configure, credential_helper, credential_url
+from git_hf_agent.setup import configure, credential_helper, credential_url
 
 
 def resolve(source: str, endpoint: str | None) -> tuple[str, str]:
@@ -86,7 +86,7 @@ def _has_commits(repo: Path) -> bool:
 def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ...], endpoint: str | None) -> None:
     """Clone a Hub repo and configure it for pushing (`git hf init`)."""
     url, base = resolve(source, endpoint)
-    check_endpoint(base)  # before anything runs: no credentials, query or odd host in an endpoint
+    hubconf.check_endpoint(base)  # before anything runs: no credentials, query or odd host in an endpoint
     shown = redact_url(url)  # a URL the user typed may carry user:token@
     target = directory or default_dir(url)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):

@@ -291,6 +291,8 @@ def run_checks(base: str, repo: Repo | None, named: tuple[str, ...] = ()) -> lis
 @click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT, the origin remote's host, or huggingface.co).")
 def cli(endpoint: str | None) -> None:
     """Diagnose git, git-lfs, the agent, credentials and the endpoint."""
+    if endpoint:
+        hubconf.check_endpoint(endpoint)
     repo = find_repo()
     base = doctor_endpoint(endpoint, repo)
     where = str(repo.worktree or repo.git_dir) if repo else "global config (not in a repo)"
