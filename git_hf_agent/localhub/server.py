@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
@@ -27,6 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from git_hf_agent.hubconf import RepoId
 from git_hf_agent.localhub.config import Config
 from git_hf_agent.localhub.faults import FaultRule, Faults
+from git_hf_agent.localhub.repoids import canonical
 from git_hf_agent.localhub.signing import SignatureError, Signer, xml_error
 from git_hf_agent.localhub.stats import Stats
 from git_hf_agent.localhub.storage import Storage, StorageError
@@ -39,6 +41,10 @@ DRAIN_LIMIT = 1024 * 1024 * 1024  # an error answer first reads (and drops) a bo
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
 MID_BODY_KINDS = ("reset", "stall", "short")  # download faults that strike after half of the body was sent
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")  # a loopback server may be addressed by any of them
+_ERROR_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+                409: "Conflict", 411: "LengthRequired", 412: "PreconditionFailed", 413: "PayloadTooLarge",
+                416: "RangeNotSatisfiable", 422: "UnprocessableEntity", 429: "TooManyRequests",
+                500: "InternalError", 501: "NotImplemented", 503: "ServiceUnavailable"}
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hugging Face local Hub"'}  # makes git ask its credential helper
 
 
@@ -124,9 +130,22 @@ class Exchange(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = lambda self: self._dispatch()  # noqa: E731
 
+    def __getattr__(self, name: str):
+        """Any other method is routed too (then answered 405 or 404), never http.server's 501."""
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (malformed request line, HTTP/2.0, huge headers): a client error is a 4xx."""
+        if code >= 500:
+            code = 400
+        super().send_error(code, message, explain)
+
     # ---- dispatch -----------------------------------------------------------------------
     def _dispatch(self) -> None:
         started = time.monotonic()
+        self.request_id = uuid.uuid4().hex  # X-Request-Id of the answer, as the Hub sends one
         url = urlsplit(self.path)
         self.route_path = unquote(url.path)
         self.query = dict(parse_qsl(url.query, keep_blank_values=True))
@@ -285,9 +304,10 @@ class Exchange(BaseHTTPRequestHandler):
         return namespace == self.user or namespace not in self.hub.config.users
 
     def repo(self, type: str | None, ns: str, name: str) -> RepoId:
-        """The RepoId of route groups; 400 for ids with path tricks or bad characters."""
+        """The RepoId of route groups, spelled as stored (ids match case-insensitively, as on the Hub);
+        400 for ids with path tricks or bad characters."""
         try:
-            return RepoId(ns, name, (type or "models")[:-1])
+            return canonical(self.hub.storage.repos, RepoId(ns, name, (type or "models")[:-1]))
         except ValueError as exc:
             raise HttpError(400, str(exc)) from None
 
@@ -419,6 +439,7 @@ class Exchange(BaseHTTPRequestHandler):
         if not self._body_consumed:
             self._drain_upto(DRAIN_LIMIT)
         self.send_response(status)
+        self.send_header("X-Request-Id", self.request_id)
         for key, value in headers.items():
             self.send_header(key, _header_value(value))
         if length is None:
@@ -472,7 +493,8 @@ class Exchange(BaseHTTPRequestHandler):
         safe = message.encode("ascii", "replace").decode()[:900]
         content_type = "application/vnd.git-lfs+json" if "/info/lfs/" in self.route_path else "application/json"
         body = {"error": message, "message": message}
-        self.send_json(status, body, {"X-Error-Message": safe, **(headers or {})}, content_type)
+        code = {"X-Error-Code": _ERROR_CODES.get(status, "Error")}  # the specific ones (RepoNotFound...) come in headers
+        self.send_json(status, body, {"X-Error-Message": safe, **code, **(headers or {})}, content_type)
 
     def write_chunk(self, data: bytes) -> None:
         """One chunk of a chunked response (empty ``data`` ends the body)."""
