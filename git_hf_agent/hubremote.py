@@ -21,6 +21,7 @@ settings from the environment still apply. Tokens never reach messages.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -28,9 +29,11 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from git_hf_agent import hubconf
+from git_hf_agent.apifailure import ApiFailure, attempts_of
 from git_hf_agent.errors import HfError
 from git_hf_agent.hubconf import RepoId
 from git_hf_agent.redact import redact_text, redact_url
@@ -39,6 +42,7 @@ PATHS_PER_REQUEST = 500
 OBJECTS_PER_REQUEST = 100
 WORKERS = 8
 TIMEOUT = (10, 120)
+RETRIES = 5  # read-only POSTs: retried on 429/5xx and connection errors
 LFS_MEDIA = "application/vnd.git-lfs+json"
 T = TypeVar("T")
 
@@ -153,13 +157,17 @@ class HubRemote:
             auth = (self.lfs_username or "hf_user", self.lfs_token)
         elif not lfs and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        start = time.monotonic()
         try:
             resp = _session().post(url, headers=headers, auth=auth, timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
-            raise HfError(f"cannot reach the Hub at {redact_url(self.endpoint)}: {self._redact(str(exc))}",
+            tries = RETRIES + 1 if isinstance(exc.args[0] if exc.args else None, MaxRetryError) else 1
+            failure = ApiFailure("POST", url, reason=self._redact(str(exc)), attempts=tries,
+                                 elapsed=time.monotonic() - start)
+            raise HfError(f"cannot reach the Hub at {redact_url(self.endpoint)}: {failure.describe(*self._secrets())}",
                           "check the network and the remote URL (`git remote -v`), then retry") from None
         if resp.status_code >= 400:
-            raise self._http_error(resp, url, what)
+            raise self._http_error(resp, url, what, time.monotonic() - start)
         return resp
 
     def _json(self, resp: requests.Response, url: str):
@@ -173,12 +181,15 @@ class HubRemote:
         return HfError(f"the Hub's answer to POST {redact_url(url)} for {self.label()} is not {wanted}",
                        "check that the remote URL points at a Hugging Face Hub (`git remote -v`), then retry")
 
-    def _redact(self, text: str) -> str:
-        return redact_text(text, self.token or "", self.lfs_token or "")
+    def _secrets(self) -> tuple[str, str]:
+        return self.token or "", self.lfs_token or ""
 
-    def _http_error(self, resp: requests.Response, url: str, what: str) -> HfError:
-        body = self._redact(resp.text[:1024]).strip()
-        where = f"POST {redact_url(url)} answered {resp.status_code}: {body}"
+    def _redact(self, text: str) -> str:
+        return redact_text(text, *self._secrets())
+
+    def _http_error(self, resp: requests.Response, url: str, what: str, elapsed: float) -> HfError:
+        where = ApiFailure("POST", url, resp.status_code, resp.text, attempts=attempts_of(resp),
+                           elapsed=elapsed).describe(*self._secrets())
         if resp.status_code in (401, 403):
             return HfError(f"the Hub refused access to {self.label()} ({where})",
                            "set HF_TOKEN (or `hf auth login`) to a token that can read this repo")
@@ -250,7 +261,7 @@ _local = threading.local()
 def _session() -> requests.Session:
     """A per-thread session retrying 429/5xx and connection errors with backoff (read-only POSTs)."""
     if not hasattr(_local, "session"):
-        retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
+        retry = Retry(total=RETRIES, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
                       allowed_methods=None, respect_retry_after_header=True, raise_on_status=False)
         session = HubSession()
         session.mount("http://", HTTPAdapter(max_retries=retry))
