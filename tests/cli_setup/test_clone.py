@@ -94,7 +94,8 @@ def test_dataset_prefix_and_default_directory(hub, tmp_path):
     proc = hf("clone", "datasets/alice/dset", cwd=tmp_path, env={"HF_ENDPOINT": hub.url})
     assert proc.returncode == 0, proc.stderr
     clone = tmp_path / "dset"
-    assert git("remote", "get-url", "origin", cwd=clone).stdout.strip() == f"{hub.url}/datasets/alice/dset"
+    # the configured URL (get-url would show the download insteadOf rewrite)
+    assert git("config", "remote.origin.url", cwd=clone).stdout.strip() == f"{hub.url}/datasets/alice/dset"
 
 
 def test_private_repo_clones_with_the_token_through_the_helper(hub, tmp_path):
