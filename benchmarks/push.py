@@ -132,7 +132,9 @@ class Bench:
         self.hub_root = (args.hub_dir or self.work).resolve() / f"hub-{os.getpid()}"
 
     def server_args(self, capped: bool, fault: str = "") -> list[str]:
-        args = ["--multipart-threshold", THRESHOLD[self.size_set]]
+        # The content repo is built once and pushed to a fresh Hub per run: repos without the Hub's
+        # initial commit take that history as is (the transfer measured is the same either way).
+        args = ["--empty-repos", "--multipart-threshold", THRESHOLD[self.size_set]]
         if fault:
             args += ["--fault", fault, "--stall-seconds", STALL_SECONDS]
         if self.args.chunk_size:

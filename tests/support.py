@@ -108,3 +108,15 @@ def authed(url: str, token: str = TOKEN, user: str = USER) -> str:
     """``url`` with ``user:token@`` so git and git-lfs authenticate without a helper."""
     scheme, rest = url.split("://", 1)
     return f"{scheme}://{user}:{token}@{rest}"
+
+
+def start_from_hub(work: Path, url: str, token: str = TOKEN) -> str:
+    """Make the new (unborn) repo ``work`` start at the Hub repo's ``main``, as a clone would; return that commit.
+
+    Repos on the Hub (and on ``git hf serve`` by default) start with an initial commit
+    holding the default ``.gitattributes``, so a first push must build on it. Call this
+    right after ``git init``: it checks the Hub's files out into ``work``.
+    """
+    git("fetch", "-q", authed(url, token), "main", cwd=work)
+    git("reset", "-q", "--hard", "FETCH_HEAD", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work).stdout.strip()

@@ -3,7 +3,7 @@
 The first stdout line is the base URL (flushed) so scripts and
 :class:`~git_hf_agent.localhub.process.ServeProcess` can find the port; logs go
 to stderr. SIGTERM/SIGINT stop it cleanly; a default (temporary) root is
-removed at exit. Tokens are never printed. See docs/local-hub.md.
+removed at exit, and stderr says so at start. Tokens are never printed. See docs/local-hub.md.
 """
 
 from __future__ import annotations
@@ -60,8 +60,18 @@ SIZE = Size()
               help="How long a `stall` fault stops reading before closing.")
 @click.option("--allow-binary", is_flag=True,
               help="Accept pushes of binary files outside LFS (the Hub rejects them).")
+@click.option("--empty-repos", is_flag=True,
+              help="Create repos with no commit (the Hub's start with one holding its default .gitattributes).")
+@click.option("--upload-reuse", type=click.Choice(["new", "keep"]), default="new", show_default=True,
+              help="A batch for an object whose multipart upload is in progress: start a new upload (as the Hub "
+                   "may) or keep the one in progress (same id, parts kept).")
+@click.option("--max-file-size", type=SIZE, default="50GB", show_default=True,
+              help="Largest LFS object a batch accepts (the Hub's hard limit is 50 GB).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A host name clients may use to reach this server, written into hrefs (repeatable).")
 def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, max_basic_size, url_ttl,
-        conn_rate, total_rate, latency_ms, faults, seed, stall_seconds, allow_binary) -> None:
+        conn_rate, total_rate, latency_ms, faults, seed, stall_seconds, allow_binary, empty_repos,
+        upload_reuse, max_file_size, allow_hosts) -> None:
     """Run the embedded local Hub until interrupted."""
     from git_hf_agent.localhub.app import make_server
     from git_hf_agent.localhub.config import Config
@@ -79,7 +89,8 @@ def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, m
         root=root, host=host, port=port, tokens=_parse_tokens(tokens), public_url=public_url,
         chunk_size=chunk_size, multipart_threshold=multipart_threshold, max_basic_size=max_basic_size,
         url_ttl=url_ttl, conn_rate=conn_rate, total_rate=total_rate, latency_ms=latency_ms, faults=rules,
-        seed=seed, stall_seconds=stall_seconds, allow_binary=allow_binary,
+        seed=seed, stall_seconds=stall_seconds, allow_binary=allow_binary, empty_repos=empty_repos,
+        upload_reuse=upload_reuse, max_file_size=max_file_size, allow_hosts=tuple(allow_hosts),
     )
     try:
         server = make_server(config)
@@ -89,6 +100,9 @@ def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, m
     sys.stdout.flush()
     click.echo(f"localhub: serving {root} at {server.hub.base_url} (public URL {server.hub.public_url}); "
                f"users: {', '.join(sorted(config.users)) or 'none (read-only)'}", err=True)
+    if temp_root:
+        click.echo(f"localhub: the root {root} is temporary: everything pushed here is deleted when this server "
+                   "stops; pass --root DIR to keep it", err=True)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -2,12 +2,15 @@
 
 Used by the Hub API routes: resolve revisions, list trees with LFS pointer
 details, read blobs, and build commits from huggingface_hub's ndjson operations
-(temporary index + ``write-tree`` + ``commit-tree`` + compare-and-swap
-``update-ref``, so a concurrent push never gets overwritten).
+(blobs streamed into one ``git fast-import``, then a temporary index +
+``write-tree`` + ``commit-tree`` + compare-and-swap ``update-ref``, so a
+concurrent push never gets overwritten). Every path argument is literal
+(``GIT_LITERAL_PATHSPECS``): a repo path is never read as pathspec magic.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -24,6 +27,57 @@ ZERO = "0" * 40
 
 class GitError(Exception):
     """A git plumbing command failed."""
+
+
+class MissingPath(GitError):
+    """A deletion named a path that the parent commit does not hold."""
+
+
+class BlobWriter:
+    """Write many blobs through one ``git fast-import`` (no process per file); ids computed here.
+
+    Started on the first blob; :meth:`close` makes the blobs visible, :meth:`abort`
+    drops them (fast-import writes nothing on a kill).
+    """
+
+    def __init__(self, repo_path: Path) -> None:
+        self.repo_path = repo_path
+        self.proc: subprocess.Popen | None = None
+
+    def write(self, data: bytes) -> str:
+        if self.proc is None:
+            self.proc = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=self.repo_path,
+                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self.proc.stdin.write(b"blob\ndata %d\n" % len(data))
+            self.proc.stdin.write(data)
+            self.proc.stdin.write(b"\n")
+        except BrokenPipeError:
+            raise GitError(self._stop()) from None
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.write(b"done\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        message = self._stop()
+        if self.proc.returncode != 0:
+            raise GitError(message)
+
+    def abort(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self._stop()
+
+    def _stop(self) -> str:
+        err = self.proc.stderr.read() if self.proc.stderr else b""
+        self.proc.wait()
+        return err.decode(errors="replace").strip()[-500:] or "git fast-import failed"
 
 
 @dataclass
@@ -53,7 +107,7 @@ class GitRepo:
 
     def git(self, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
         proc = subprocess.run(["git", *args], cwd=self.path, input=input, capture_output=True,
-                              env={**os.environ, **(env or {})})
+                              env={**os.environ, "GIT_LITERAL_PATHSPECS": "1", **(env or {})})
         if proc.returncode != 0:
             raise GitError(proc.stderr.decode(errors="replace").strip()[-500:])
         return proc.stdout
@@ -138,21 +192,27 @@ class GitRepo:
     def blob(self, oid: str) -> bytes:
         return self.git("cat-file", "blob", oid)
 
-    def commit(self, branch: str, parent: str | None, adds: list[tuple[str, bytes]], deletes: list[str],
-               folders: list[str], message: str, author: tuple[str, str]) -> str:
-        """Create a commit on ``branch`` from ``parent`` and move the branch (compare-and-swap)."""
+    def commit(self, branch: str, parent: str | None, operations: list[tuple[str, str, str | None]],
+               message: str, author: tuple[str, str]) -> str:
+        """Create a commit on ``branch`` from ``parent`` and move the branch (compare-and-swap).
+
+        ``operations`` in order: ``("add", path, blob id)``, ``("delete", path, None)``
+        (a file) or ``("folder", path, None)`` (everything below it). Deleting a path the
+        parent does not hold raises :class:`MissingPath`.
+        """
         with tempfile.TemporaryDirectory(prefix="localhub-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self.git("read-tree", *([parent] if parent else ["--empty"]), env=env)
             lines = []
-            for folder in folders:
-                listed = self.git("ls-files", "-z", "--", f"{folder.rstrip('/')}/", env=env).split(b"\0")
-                lines += [f"0 {ZERO}\t{p.decode()}" for p in listed if p]
-            lines += [f"0 {ZERO}\t{p}" for p in deletes]
-            for path, content in adds:
-                blob = self.git("hash-object", "-w", "--stdin", input=content).decode().strip()
-                lines.append(f"100644 {blob}\t{path}")
-            self.git("update-index", "--index-info", input="".join(f"{line}\n" for line in lines).encode(), env=env)
+            for kind, path, blob in operations:
+                if kind == "add":
+                    lines.append(f"100644 {blob}\t{path}")
+                else:
+                    lines += [f"0 {ZERO}\t{p}" for p in self._existing(parent, path, folder=kind == "folder")]
+            proc = subprocess.run(["git", "update-index", "--index-info"], cwd=self.path, capture_output=True,
+                                  input="".join(f"{line}\n" for line in lines).encode(), env={**os.environ, **env})
+            if proc.returncode != 0 or b"Ignoring path" in proc.stderr:
+                raise GitError(proc.stderr.decode(errors="replace").strip()[-500:])
             tree = self.git("write-tree", env=env).decode().strip()
         who = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
                "GIT_COMMITTER_NAME": author[0], "GIT_COMMITTER_EMAIL": author[1]}
@@ -160,6 +220,25 @@ class GitRepo:
         commit = self.git(*args, input=message.encode(), env=who).decode().strip()
         self.git("update-ref", f"refs/heads/{branch}", commit, parent or ZERO)
         return commit
+
+    def _existing(self, parent: str | None, path: str, folder: bool) -> list[str]:
+        """The literal ``path`` (a file) or the files below the folder ``path`` at ``parent``."""
+        found = self.lookup(parent, [path]) if parent else []
+        kind = "directory" if folder else "file"
+        if not found or found[0].type != kind:
+            raise MissingPath(f"{'Folder' if folder else 'File'} {path} does not exist in the parent commit")
+        if not folder:
+            return [path]
+        out = self.git("ls-tree", "-r", "-z", "--name-only", f"{parent}:{path}")
+        return [f"{path}/{name}" for name in out.decode(errors="surrogateescape").split("\0") if name]
+
+    def last_commit(self, commit: str, path: str) -> dict | None:
+        """The newest commit at or before ``commit`` that touched ``path``: id, title, Hub-format date."""
+        out = self.git("log", "-1", "--format=%H%x00%ct%x00%s", commit, "--", path).decode(errors="replace")
+        fields = out.strip("\n").split("\0")
+        if len(fields) != 3:
+            return None
+        return {"id": fields[0], "title": fields[2], "date": _hub_date(fields[1])}
 
     def commit_date(self, commit: str) -> str:
         """Committer date in the Hub's format (``2026-01-01T00:00:00.000Z``)."""

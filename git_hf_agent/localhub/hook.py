@@ -2,7 +2,8 @@
 
 Run by ``git receive-pack`` (through the shell hook storage installs) with the
 pushed ref updates on stdin. Rejects (exit 1, message shown as ``remote:``):
-non-LFS blobs over 10 MiB, binary non-LFS blobs (unless ``git hf serve
+non-LFS blobs over 10 MiB, binary non-LFS blobs (the API's binary rule,
+:func:`hubrules.is_binary` of the first 512 bytes; unless ``git hf serve
 --allow-binary``), and LFS pointers whose object the server does not hold
 (``LOCALHUB_LFS_OBJECTS``). New objects are still in git's quarantine, which the
 environment of the hook makes visible to the git commands below.
@@ -14,10 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-from git_hf_agent.localhub.config import BINARY_SNIFF, MAX_REGULAR_BLOB
+from git_hf_agent.localhub.config import MAX_REGULAR_BLOB
 from git_hf_agent.lfspointer import MAX_POINTER_SIZE as POINTER_MAX
 from git_hf_agent.lfspointer import parse as parse_pointer
 from git_hf_agent.localhub.gitrepo import ZERO, GitRepo
+from git_hf_agent.localhub.hubrules import SAMPLE_SIZE, is_binary
+from git_hf_agent.localhub.storage import held_size
 from git_hf_agent.units import format_size
 
 MAX_SHOWN = 20
@@ -54,11 +57,11 @@ def problems(repo: GitRepo, paths: dict[str, str], objects: Path, reject_binary:
             )
         else:
             sizes[oid] = int(size)
-    for oid, head in repo.heads(list(sizes), BINARY_SNIFF).items():
+    for oid, head in repo.heads(list(sizes), max(SAMPLE_SIZE, POINTER_MAX)).items():
         pointer = parse_pointer(head) if sizes[oid] <= POINTER_MAX else None
         if pointer is not None:
             found += _missing_object(paths[oid], pointer.oid, pointer.size, objects)
-        elif reject_binary and b"\0" in head:
+        elif reject_binary and is_binary(head[:SAMPLE_SIZE]):
             found.append(
                 f"{paths[oid]} is a binary file not in Git LFS; the Hub rejects binary files outside LFS. "
                 f"Fix: `git lfs track \"{paths[oid]}\"` (or use `git hf commit`), amend the commit, then push again."
@@ -67,8 +70,7 @@ def problems(repo: GitRepo, paths: dict[str, str], objects: Path, reject_binary:
 
 
 def _missing_object(path: str, oid: str, size: int, objects: Path) -> list[str]:
-    stored = objects / oid[0:2] / oid[2:4] / oid
-    if stored.is_file() and stored.stat().st_size == size:
+    if held_size(Path("."), objects, oid) == size:  # this repo holds it (the hook runs in the bare repo)
         return []
     return [f"{path} is an LFS pointer to {oid} ({format_size(size)}) but the Hub does not hold that object. "
             "Fix: upload it with `git lfs push --all origin` (check `git lfs env` shows the Hub's LFS endpoint), "

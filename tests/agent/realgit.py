@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.support import authed, create_repo, git
+from tests.support import authed, create_repo, git, start_from_hub
 
 AGENT = shutil.which("git-hf-agent") or os.path.join(os.path.dirname(os.sys.executable), "git-hf-agent")
 
@@ -23,6 +23,7 @@ def hub_repo(hub, work: Path, name: str, agent_args: str = "") -> Path:
     url = create_repo(hub.url, f"alice/{name}")
     work.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=work)
+    start_from_hub(work, url)  # the Hub's initial commit (.gitattributes), as a clone would have
     git("lfs", "install", "--local", cwd=work)
     for key, value in (
         ("lfs.customtransfer.multipart.path", AGENT),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli_setup.conftest import hf
-from tests.support import TOKEN, authed, create_repo, git
+from tests.support import TOKEN, authed, create_repo, git, start_from_hub
 
 pytestmark = pytest.mark.e2e
 POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
@@ -103,6 +103,7 @@ def test_private_repo_clones_with_the_token_through_the_helper(hub, tmp_path):
     assert hf("create", "alice/priv", "--private", env=env).returncode == 0
     src = tmp_path / "src"
     git("init", "-q", "-b", "main", str(src))
+    start_from_hub(src, f"{hub.url}/alice/priv")
     git("lfs", "track", "*.bin", cwd=src)
     (src / "w.bin").write_bytes(b"secret weights" * 1000)
     git("add", ".", cwd=src)

@@ -85,9 +85,10 @@ def test_hf_endpoint_host_counts_as_hub(repo):
 @pytest.mark.usefixtures("require_git_lfs")
 def test_push_authenticates_through_the_helper_only(hub, repo):
     """A remote URL without credentials: git and git-lfs get the token from `git hf credential`."""
-    from tests.support import create_repo
+    from tests.support import create_repo, start_from_hub
 
     url = create_repo(hub.url, "alice/helper")
+    start_from_hub(repo, url)
     assert hf("init", "--endpoint", hub.url, cwd=repo).returncode == 0
     (repo / "w.bin").write_bytes(b"x" * 100_000)
     git("add", ".", cwd=repo)

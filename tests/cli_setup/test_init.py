@@ -8,7 +8,7 @@ import pytest
 
 from git_hf_agent.setup import HUB_LFS_PATTERNS
 from tests.cli_setup.conftest import hf
-from tests.support import TOKEN, create_repo, git, sparse_file
+from tests.support import TOKEN, create_repo, git, sparse_file, start_from_hub
 
 pytestmark = pytest.mark.e2e
 ENDPOINT = "http://127.0.0.1:9"  # init never contacts the Hub
@@ -126,6 +126,7 @@ def test_after_init_a_plain_git_push_uses_the_agent_and_the_helper(start_hub, re
     """The whole point of init: `git push` of a *.safetensors file goes multipart through git-hf-agent."""
     hub = start_hub("--multipart-threshold", "1MiB", "--chunk-size", "1MiB")
     url = create_repo(hub.url, "alice/big")
+    start_from_hub(repo, url)
     assert hf("init", "--endpoint", hub.url, "--parallel", "2", cwd=repo).returncode == 0
     sparse_file(repo / "model.safetensors", 3 * 2**20 + 5, stamp=b"init-e2e")
     git("add", ".", cwd=repo)
@@ -176,6 +177,7 @@ def test_agent_path_with_spaces_works_with_git_lfs_and_doctor(start_hub, repo, t
 
     hub = start_hub("--multipart-threshold", "1MiB", "--chunk-size", "1MiB")
     url = create_repo(hub.url, "alice/spaces")
+    start_from_hub(repo, url)
     assert hf("init", "--endpoint", hub.url, cwd=repo).returncode == 0
     wrapper = tmp_path / "my tools" / "git-hf-agent"
     wrapper.parent.mkdir()

@@ -6,20 +6,24 @@ import os
 
 import pytest
 
-from tests.support import TOKEN, authed, create_repo, git, sparse_file
+from tests.support import TOKEN, authed, create_repo, git, sparse_file, start_from_hub
 
 pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
 
 
-def _work_repo(path, lfs_url=None):
-    """A fresh work repo with git-lfs tracking *.bin (basic transfer, locks verification off)."""
+def _work_repo(path, url):
+    """A work repo on the Hub repo's initial commit, git-lfs tracking *.bin (basic transfer, locks verification off)."""
     git("lfs", "install", "--skip-repo")  # filters in the hermetic global config, so clones smudge too
     git("init", "-q", "-b", "main", str(path))
+    start_from_hub(path, url)
     git("lfs", "track", "*.bin", cwd=path)
-    if lfs_url:
-        git("config", f"lfs.{lfs_url}.locksverify", "false", cwd=path)
+    git("config", f"lfs.{url}.git/info/lfs.locksverify", "false", cwd=path)
     return path
+
+
+def _remote_main(url, cwd):
+    return git("ls-remote", url, "refs/heads/main", cwd=cwd).stdout.split()[0]
 
 
 def _commit_all(work, message):
@@ -29,7 +33,7 @@ def _commit_all(work, message):
 
 def test_push_and_clone_lfs_files(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
-    work = _work_repo(tmp_path / "work", f"{url}.git/info/lfs")
+    work = _work_repo(tmp_path / "work", url)
     sparse_file(work / "weights.bin", 3 * MiB, stamp=b"push-and-clone")
     (work / "sub").mkdir()
     (work / "sub" / "small.bin").write_bytes(os.urandom(1000))
@@ -53,7 +57,7 @@ def test_push_and_clone_lfs_files(hub, tmp_path):
 
 def test_dataset_repo_and_dot_git_urls(hub, tmp_path):
     url = create_repo(hub.url, "alice/data", "dataset")
-    work = _work_repo(tmp_path / "work", f"{url}.git/info/lfs")
+    work = _work_repo(tmp_path / "work", url)
     (work / "a.bin").write_bytes(b"\0" * 5000)
     _commit_all(work, "data")
     git("push", authed(url) + ".git", "main", cwd=work)
@@ -62,7 +66,8 @@ def test_dataset_repo_and_dot_git_urls(hub, tmp_path):
 
 def test_non_lfs_blob_over_10_mib_is_rejected_with_the_fix(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
-    work = _work_repo(tmp_path / "work")
+    work = _work_repo(tmp_path / "work", url)
+    initial = git("rev-parse", "HEAD", cwd=work).stdout.strip()
     sparse_file(work / "big.dat", 10 * MiB + 1, stamp=b"too-big")
     (work / "ok.dat").write_bytes(b"x" * (10 * MiB))  # exactly 10 MiB is allowed
     _commit_all(work, "big")
@@ -70,13 +75,14 @@ def test_non_lfs_blob_over_10_mib_is_rejected_with_the_fix(hub, tmp_path):
     assert proc.returncode != 0
     assert "big.dat" in proc.stderr and "git lfs track" in proc.stderr and "git hf commit" in proc.stderr
     assert "ok.dat" not in proc.stderr
-    assert git("ls-remote", url, cwd=work).stdout == ""  # nothing was accepted
+    assert _remote_main(url, work) == initial  # nothing was accepted
 
 
 def test_pointer_to_an_object_the_hub_lacks_is_rejected(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
     work = tmp_path / "work"
     git("init", "-q", "-b", "main", str(work))
+    start_from_hub(work, url)
     missing = "ab" * 32
     (work / "model.bin").write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{missing}\nsize 42\n")
     _commit_all(work, "pointer only")
@@ -92,7 +98,7 @@ def test_unknown_repo_is_not_found(hub, tmp_path):
 
 def test_push_without_a_valid_token_is_asked_for_credentials(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
-    work = _work_repo(tmp_path / "work")
+    work = _work_repo(tmp_path / "work", url)
     (work / "README.md").write_text("x\n")
     _commit_all(work, "x")
     anonymous = git("push", url, "main", cwd=work, check=False)
@@ -104,7 +110,7 @@ def test_push_without_a_valid_token_is_asked_for_credentials(hub, tmp_path):
 
 def test_partial_clone_without_blobs(hub, tmp_path):
     url = create_repo(hub.url, "alice/x")
-    work = _work_repo(tmp_path / "work")
+    work = _work_repo(tmp_path / "work", url)
     (work / "a.txt").write_text("a\n")
     _commit_all(work, "a")
     git("push", authed(url), "main", cwd=work)
@@ -114,15 +120,62 @@ def test_partial_clone_without_blobs(hub, tmp_path):
     assert git("config", "remote.origin.partialclonefilter", cwd=clone).stdout.strip() == "blob:none"
 
 
-def test_binary_files_outside_lfs_are_rejected_unless_allowed(start_hub, tmp_path):
-    work = _work_repo(tmp_path / "work")
+def _binary_commit(url, work):
+    work = _work_repo(work, url)
     (work / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + os.urandom(3000))
+    (work / "latin1.txt").write_bytes("caf\u00e9\n".encode("latin-1"))  # not UTF-8: binary, as at preupload
     (work / "notes.txt").write_text("plain text is fine\n")
     _commit_all(work, "binary")
+    return work
+
+
+def test_binary_files_outside_lfs_are_rejected_unless_allowed(start_hub, tmp_path):
     strict = start_hub()
-    proc = git("push", authed(create_repo(strict.url, "alice/x")), "main", cwd=work, check=False)
+    url = create_repo(strict.url, "alice/x")
+    proc = git("push", authed(url), "main", cwd=_binary_commit(url, tmp_path / "strict"), check=False)
     assert proc.returncode != 0
     assert "image.png is a binary file not in Git LFS" in proc.stderr and "git lfs track" in proc.stderr
-    assert "notes.txt" not in proc.stderr
+    assert "latin1.txt is a binary file" in proc.stderr and "notes.txt" not in proc.stderr
     lenient = start_hub("--allow-binary")
-    git("push", authed(create_repo(lenient.url, "alice/x")), "main", cwd=work)
+    url = create_repo(lenient.url, "alice/x")
+    git("push", authed(url), "main", cwd=_binary_commit(url, tmp_path / "lenient"))
+
+
+def test_new_repos_start_with_the_hubs_gitattributes_like_the_hub(hub, tmp_path):
+    from git_hf_agent.localhub.hubrules import DEFAULT_GITATTRIBUTES
+
+    url = create_repo(hub.url, "alice/x")
+    git("lfs", "install", "--skip-repo")
+    clone = tmp_path / "clone"
+    git("clone", "-q", url, str(clone))
+    assert (clone / ".gitattributes").read_text() == DEFAULT_GITATTRIBUTES["model"]
+    assert "*.safetensors filter=lfs" in DEFAULT_GITATTRIBUTES["model"]
+    assert git("log", "--format=%s", cwd=clone).stdout == "initial commit\n"
+    # The Hub's rules apply to a clone with no `git lfs track`: a small model.safetensors becomes a pointer.
+    (clone / "model.safetensors").write_bytes(b"{}" * 10)
+    git("config", f"lfs.{url}.git/info/lfs.locksverify", "false", cwd=clone)
+    _commit_all(clone, "weights")
+    assert git("show", "HEAD:model.safetensors", cwd=clone).stdout.startswith("version https://git-lfs")
+    git("push", "-q", authed(url), "main", cwd=clone)
+    assert hub.stats()["objects_stored"] == 1
+
+    # A repo made with `git init` that ignores the initial commit is refused, as on the Hub.
+    other = create_repo(hub.url, "alice/y")
+    fresh = tmp_path / "fresh"
+    git("init", "-q", "-b", "main", str(fresh))
+    (fresh / "README.md").write_text("hi\n")
+    _commit_all(fresh, "mine")
+    proc = git("push", authed(other), "main", cwd=fresh, check=False)
+    assert proc.returncode != 0 and "fetch first" in proc.stderr
+
+
+def test_empty_repos_option_keeps_repos_without_a_commit(start_hub, tmp_path):
+    hub = start_hub("--empty-repos")
+    url = create_repo(hub.url, "alice/x")
+    assert git("ls-remote", url, cwd=tmp_path).stdout == ""
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "main", str(work))
+    (work / "README.md").write_text("hi\n")
+    _commit_all(work, "first")
+    git("push", "-q", authed(url), "main", cwd=work)
+    assert _remote_main(url, work) == git("rev-parse", "HEAD", cwd=work).stdout.strip()

@@ -32,6 +32,8 @@ def test_default_root_is_temporary_and_removed_on_sigterm():
     assert proc.returncode == 0
     root = Path(err.split("serving ")[1].split(" at ")[0])
     assert not root.exists()
+    # It said so at start: where the root is, that it is temporary and deleted on exit, and how to keep it.
+    assert f"the root {root} is temporary" in err and "deleted when this server stops" in err and "--root" in err
     assert "hf_cliTestToken1234" not in err
 
 
@@ -42,8 +44,9 @@ def test_explicit_root_is_kept(tmp_path):
         create_repo(url, "alice/x", token="hf_cliTestToken1234")
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     assert (tmp_path / "state" / "repos" / "models" / "alice" / "x.git" / "HEAD").is_file()
+    assert "temporary" not in err
 
 
 def test_public_url_is_written_into_hrefs(start_hub):
@@ -51,7 +54,7 @@ def test_public_url_is_written_into_hrefs(start_hub):
     create_repo(hub.url, "alice/x")
     action = batch(hub.url, "alice/x", [("a" * 64, 10)]).json()["objects"][0]["actions"]
     assert action["upload"]["href"].startswith("https://hub.example.test/_lfs/objects/")
-    assert action["verify"]["href"] == "https://hub.example.test/alice/x.git/info/lfs/objects/verify"
+    assert action["verify"]["href"].startswith("https://hub.example.test/alice/x.git/info/lfs/objects/verify?")
 
 
 def test_bad_options_fail_with_the_fix():

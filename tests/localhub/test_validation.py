@@ -67,11 +67,18 @@ def test_malformed_json_is_400_with_a_message(hub):
 
 
 def test_commit_paths_cannot_escape_the_repo(hub):
+    """The Hub's path rules answer 422; paths git cannot store (under any `.git`) 400, never a silent drop."""
     create_repo(hub.url, "alice/x")
-    for path in ("../evil", ".git/hooks/pre-receive", "a/./b", "/"):
-        line = b'{"key": "file", "value": {"path": "%s", "content": "eA==", "encoding": "base64"}}\n' % path.encode()
-        resp = requests.post(f"{hub.url}/api/models/alice/x/commit/main", data=line, headers=AUTH, timeout=30)
-        assert resp.status_code == 400, path
+    cases = {"../evil": 422, "..\\x": 422, "a/./b": 422, "/": 422, "a//b": 422, "tab\tname": 422,
+             ".git/hooks/pre-receive": 400, ".GIT/config": 400, "sub/.git/config": 400, "a/.Git./x": 400,
+             "git~1/x": 400}
+    for path, status in cases.items():
+        line = json.dumps({"key": "file", "value": {"path": path, "content": "eA==", "encoding": "base64"}})
+        resp = requests.post(f"{hub.url}/api/models/alice/x/commit/main", data=line.encode(), headers=AUTH, timeout=30)
+        assert resp.status_code == status, (path, resp.text)
+        assert resp.headers["X-Error-Message"].startswith("Invalid path"), path
+    files = requests.get(f"{hub.url}/api/models/alice/x/tree/main?recursive=1", timeout=30).json()
+    assert [f["path"] for f in files] == [".gitattributes"]
 
 
 def test_repo_creation_rules(hub, start_hub):

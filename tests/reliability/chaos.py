@@ -20,7 +20,7 @@ from pathlib import Path
 
 from git_hf_agent.localhub.process import ServeProcess
 from tests.agent.realgit import start_from_remote
-from tests.support import TOKEN, USER, VENV_BIN, create_repo, git
+from tests.support import TOKEN, USER, VENV_BIN, create_repo, git, start_from_hub
 
 MiB = 1024 * 1024
 CHUNK = MiB
@@ -88,6 +88,7 @@ def setup(start_hub, tmp_path: Path, *serve_args: str, agent_args: tuple[str, ..
     repo = tmp_path / "repo"
     repo.mkdir()
     git("init", "-q", "-b", "main", cwd=repo)
+    start_from_hub(repo, url)  # the Hub's initial commit (.gitattributes), as a clone would have
     git("lfs", "install", "--local", cwd=repo)
     log = tmp_path / "agent.jsonl"
     register_agent(repo, f"{url}.git/info/lfs", *BASE_AGENT_ARGS, "--log", str(log), *agent_args)
