@@ -47,7 +47,7 @@ class Signer:
         given = query.get("signature", "")
         if not given or "expires" not in params:
             raise SignatureError("AccessDenied", "Query-string authentication requires the signature and expires parameters")
-        if not hmac.compare_digest(given, self._mac(method, path, params)):
+        if not hmac.compare_digest(given.encode(), self._mac(method, path, params).encode()):  # str: ASCII only
             raise SignatureError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided")
         try:
             expires = int(params["expires"])
