@@ -205,18 +205,27 @@ def _private(path: Path, mode: str):
         raise
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[int, str]] | None:
-    """(header, {part: etag}) of a journal file; None if missing or without a readable header."""
+def read_records(path: Path) -> list[Any]:
+    """The JSON records of a journal file, skipping a torn line (kill -9 mid-write); [] if unreadable.
+
+    Shared by the upload and download journals.
+    """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return None
+        return []
     records = []
     for line in lines:
         try:
             records.append(json.loads(line))
         except ValueError:
-            continue  # torn write at kill time
+            continue
+    return records
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[int, str]] | None:
+    """(header, {part: etag}) of a journal file; None if missing or without a readable header."""
+    records = read_records(path)
     if not records or not isinstance(records[0], dict):
         return None
     header = records[0]

@@ -1,14 +1,15 @@
 """Exact, monotonic progress for one object, rate-limited for git-lfs, trailing edge flushed.
 
-Rules (issue 3, issue 10, HUB-PROTOCOL.md): the first event with ``bytesSoFar > 0`` goes out
-at once (git-lfs keeps its other workers idle until worker 1 reports bytes), then
-at most one event per ``interval``; a count held back by the rate limit is sent
-when the interval has passed (a timer flushes the trailing edge), so the last
-count is always reported even when nothing else happens for a while (a part
-being retried). Bytes re-sent by a retry are never counted twice (each slice
-reports its position and only new high-water marks count); ``bytesSoFar`` never
-exceeds the size and the last event equals it. Separately, :attr:`sent` counts
-every byte handed to the network, retries included (for the push view).
+Rules (issue 3, issue 10, HUB-PROTOCOL.md): the first event with ``bytesSoFar > 0``
+goes out at once (git-lfs keeps its other workers idle until worker 1 reports
+bytes), then at most one event per ``interval``; a count held back by the rate
+limit is sent when the interval has passed, so the last count is always
+reported even when nothing else happens for a while (a part being retried); one
+:class:`Ticker` thread per process runs those flushes. Bytes re-sent by a retry
+are never counted twice (each slice reports its position and only new
+high-water marks count); ``bytesSoFar`` never exceeds the size and the last
+event equals it. Separately, :attr:`Progress.sent` counts every byte handed to
+the network, retries included (for the push view).
 """
 
 from __future__ import annotations
@@ -22,23 +23,62 @@ Cancel = Callable[[], None]
 Schedule = Callable[[float, Callable[[], None]], Cancel]
 
 
-def _timer(delay: float, fn: Callable[[], None]) -> Cancel:
-    timer = threading.Timer(delay, fn)
-    timer.daemon = True
-    timer.start()
-    return timer.cancel
+class Ticker:
+    """One daemon thread running delayed calls (trailing-edge flushes) for every object of the process.
+
+    A thread per flush (``threading.Timer``) would start several threads a second
+    during an upload; this one thread is started at the first call and then sleeps.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._calls: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, delay: float, fn: Callable[[], None]) -> Cancel:
+        with self._cond:
+            self._seq += 1
+            entry = (time.monotonic() + max(delay, 0.0), self._seq, fn)
+            self._calls.append(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="git-hf-progress", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+        def cancel() -> None:
+            with self._cond:
+                if entry in self._calls:
+                    self._calls.remove(entry)
+        return cancel
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._calls:
+                    self._cond.wait()
+                entry = min(self._calls)
+                wait = entry[0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                self._calls.remove(entry)
+            entry[2]()
+
+
+_TICKER = Ticker()
 
 
 class Progress:
     """Counts bytes handed to the network per slice key and emits rate-limited events."""
 
     def __init__(self, size: int, emit: Emit, *, interval: float = 0.25,
-                 clock: Callable[[], float] = time.monotonic, schedule: Schedule = _timer) -> None:
+                 clock: Callable[[], float] = time.monotonic, schedule: Schedule | None = None) -> None:
         self.size = size
         self._emit = emit
         self._interval = interval
         self._clock = clock
-        self._schedule = schedule
+        self._schedule = schedule or _TICKER.schedule
         self._lock = threading.Lock()
         self._high: dict[Hashable, int] = {}
         self._counted = 0        # sum of high-water marks (plus resumed bytes)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import responses
 
+from tests.agent.fakehub import CHUNK, DATA, FakeHub, make_object
+
 
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
@@ -19,3 +21,15 @@ def rsps():
     """Every HTTP request of the agent goes to ``responses``; unmatched ones fail as connection errors."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def hub(rsps):
+    """The Hub and storage at the wire for the usual test object (``DATA`` in parts of ``CHUNK``)."""
+    return FakeHub(rsps, DATA, CHUNK)
+
+
+@pytest.fixture
+def obj(repo):
+    """``DATA`` stored as an LFS object in ``repo``: (oid, path)."""
+    return make_object(repo, DATA)

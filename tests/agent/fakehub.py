@@ -26,6 +26,8 @@ STORE = "https://storage.test"
 REMOTE = f"{HUB}/alice/model"
 SECRET = "hf_fakeHubSecretToken0123456789"
 EXPIRED_XML = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+DATA = bytes(range(256)) * 40 + b"tail"       # the usual test object: 10244 bytes -> 4 parts of CHUNK
+CHUNK = 3000
 NO_SUCH_UPLOAD = "<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist</Message></Error>"
 
 

@@ -12,11 +12,9 @@ import pytest
 from git_hf_agent.agent.log import Log
 from git_hf_agent.agent.main import run
 from git_hf_agent.agent.progress import Progress
-from tests.agent.fakehub import FakeHub, drive, init_line, make_object, upload_line
+from tests.agent.fakehub import CHUNK, DATA, drive, init_line, make_object, upload_line
 from tests.agent.realgit import AGENT
 
-DATA = bytes(range(256)) * 40 + b"tail"       # 10244 bytes -> 4 parts of 3000
-CHUNK = 3000
 
 
 def test_a_count_held_back_by_the_rate_limit_is_sent_when_the_interval_has_passed():
@@ -44,11 +42,6 @@ def test_real_timer_flushes_the_trailing_edge_without_further_bytes():
     threading.Event().wait(0.3)
     assert events == [10, 400]
     progress.close()
-
-
-@pytest.fixture
-def hub(rsps):
-    return FakeHub(rsps, DATA, CHUNK)
 
 
 def test_failing_part_still_reports_every_byte_sent_and_the_log_path(repo, hub):

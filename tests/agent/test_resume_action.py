@@ -15,20 +15,8 @@ import time
 
 import pytest
 
-from tests.agent.fakehub import FakeHub, drive, init_line, make_object, upload_line
+from tests.agent.fakehub import CHUNK, DATA, drive, init_line, make_object, upload_line
 
-DATA = bytes(range(256)) * 40 + b"tail"       # 10244 bytes -> 4 parts of 3000
-CHUNK = 3000
-
-
-@pytest.fixture
-def hub(rsps):
-    return FakeHub(rsps, DATA, CHUNK)
-
-
-@pytest.fixture
-def obj(repo):
-    return make_object(repo, DATA)
 
 
 def push(repo, hub, obj, *args, action=None):

@@ -13,22 +13,10 @@ import pytest
 from git_hf_agent.agent.journal import Journal, journal_dir_for
 from git_hf_agent.agent.main import run
 from tests.agent.fakehub import (
-    REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
+    CHUNK, DATA, REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
 )
 from tests.support import git
 
-DATA = bytes(range(256)) * 40 + b"tail"       # 10244 bytes -> 4 parts of 3000
-CHUNK = 3000
-
-
-@pytest.fixture
-def hub(rsps):
-    return FakeHub(rsps, DATA, CHUNK)
-
-
-@pytest.fixture
-def obj(repo):
-    return make_object(repo, DATA)
 
 
 def push(repo, hub, obj, action=None, *args, remote=REMOTE):
