@@ -118,18 +118,36 @@ class DownloadBatch:
 
     def action(self, oid: str, size: int, policy: Policy, on_retry=None) -> Action:
         """The download action for ``oid`` (batch retried per ``policy``); BatchError when refused."""
-        url = f"{self._resolve()}/objects/batch"
-        body = json.dumps({"operation": "download", "transfers": ["basic"],
-                           "objects": [{"oid": oid, "size": size}], "hash_algo": "sha256"}).encode()
+        resp = self._ask([(oid, size)], policy, on_retry)
+        return _pick(resp, oid, f"{self._endpoint}/objects/batch")
+
+    def actions(self, objects: list[tuple[str, int]], policy: Policy) -> dict[str, dict]:
+        """Raw download actions for several objects in one call (those the server answers usably)."""
+        resp = self._ask(objects, policy, None)
+        found = {}
         try:
-            resp = self.post(url, body, policy, oid, on_retry)
+            entries = resp.json()["objects"]
+        except (ValueError, KeyError, TypeError):
+            return found
+        for entry in entries if isinstance(entries, list) else []:
+            actions = entry.get("actions") if isinstance(entry, dict) else None
+            download = actions.get("download") if isinstance(actions, dict) else None
+            if isinstance(entry.get("oid"), str) and isinstance(download, dict) and not entry.get("error"):
+                found[entry["oid"]] = download
+        return found
+
+    def _ask(self, objects: list[tuple[str, int]], policy: Policy, on_retry):
+        url = f"{self._resolve()}/objects/batch"
+        body = json.dumps({"operation": "download", "transfers": ["basic"], "hash_algo": "sha256",
+                           "objects": [{"oid": oid, "size": size} for oid, size in objects]}).encode()
+        try:
+            return self.post(url, body, policy, objects[0][0] if len(objects) == 1 else None, on_retry)
         except HttpFailure as failure:
             if failure.category == AUTH:
                 fix = "check the Hub token (`git hf doctor`; `git hf init` sets up the credential helper)"
             else:
                 fix = "re-run the command later (`git lfs pull` resumes)"
             raise BatchError(f"asking the LFS API for a download URL failed: {failure.describe()}. Next: {fix}") from failure
-        return _pick(resp, oid, url)
 
 
 def _pick(resp, oid: str, url: str) -> Action:

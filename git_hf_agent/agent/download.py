@@ -44,6 +44,7 @@ from git_hf_agent.agent.dlbatch import Action, BatchError, DownloadBatch, parse_
 from git_hf_agent.agent.http import EXPIRED, FATAL, RETRIABLE, HttpFailure, Transport, network_failure
 from git_hf_agent.agent.log import Log
 from git_hf_agent.agent.plan import expiry
+from git_hf_agent.agent.prefetch import Prefetcher
 from git_hf_agent.agent.progress import Emit, Progress
 from git_hf_agent.agent.ranges import BLOCK, InOrderHasher, RangeJournal, Span, plan, temp_paths
 from git_hf_agent.agent.retry import Cancelled, Policy
@@ -98,7 +99,7 @@ class DownloadEngine:
     """Downloads objects one at a time with a pool of ``parallel`` range workers."""
 
     def __init__(self, transport: Transport, policy: Policy, batch: DownloadBatch, log: Log, *,
-                 parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE) -> None:
+                 parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE, prefetch: bool = True) -> None:
         self.transport = transport
         self.policy = policy
         self.batch = batch
@@ -108,11 +109,14 @@ class DownloadEngine:
         self.temp_dir = storage / "tmp" / TEMP_DIR
         self.objects_dir = storage / "objects"
         self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-range")
+        self.prefetch = Prefetcher(batch, self.temp_dir, self.objects_dir) if prefetch else None
         self._endpoints: list[str] | None = None
         self._swept = False
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.prefetch is not None:
+            self.prefetch.close()
         self.transport.close()
 
     def may_receive_token(self, url: str) -> bool:
@@ -404,6 +408,8 @@ class _Download:
 
     # -- retries plus fresh URLs ----------------------------------------------------------------
     def _set_action(self, raw: dict | None) -> None:
+        if raw is None and self.e.prefetch is not None:
+            raw = self.e.prefetch.action(self.job.oid, self.policy)   # fetched ahead with other objects
         if raw is None:
             self._refresh(None)
             return

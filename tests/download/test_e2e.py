@@ -45,7 +45,10 @@ def test_plain_clone_downloads_through_the_agent_while_push_keeps_batch_and_mult
     assert pushed["completions"] == 1 and pushed["part_puts"] == 6      # upload: batch + multipart, as before
     assert pushed["requests"]["download"] == 0
     clone = tmp_path / "clone"
+    batches = pushed["requests"]["batch"]
     out = git("clone", url, str(clone), env={"HF_TOKEN": TOKEN, "GIT_TRACE": "1"})
+    # download URLs fetched ahead, many objects per batch call (not one call per object)
+    assert hub.stats()["requests"]["batch"] - batches <= 2
 
     for name, data in files.items():
         assert (clone / name).read_bytes() == data

@@ -1,0 +1,153 @@
+"""Batch-ahead for standalone downloads: download URLs of the checkout's pending objects, 100 per call.
+
+In standalone mode git-lfs makes no batch call and hands each agent process one
+object at a time, so asking the batch API per object would add a round trip to
+every object (git-lfs's ``basic`` asks once per 100). The objects a clone or pull
+downloads are in practice HEAD's LFS pointers missing from the object store, in
+path order (git checks files out in index order and git-lfs keeps it). So when an
+object has no cached URL, the agent lists those pointers (``git ls-tree`` plus
+``git cat-file --batch``, once per process) and asks the batch API for that object
+and the next pending ones, :data:`WINDOW` objects in calls of :data:`BATCH`. The
+answers go to a cache file beside the temp files, shared by the agent processes of
+the run: one fills a window under a file lock while the others wait for it.
+
+Only URLs are fetched ahead; nothing is downloaded that git-lfs did not ask for.
+An object outside that list (``git lfs fetch`` of another ref) or without a
+usable answer gets its own batch call, as before; an action is used only while
+it has more than a minute left. The cache (it holds presigned URLs) is removed
+when the agent process ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from git_hf_agent.agent.dlbatch import BatchError, DownloadBatch
+from git_hf_agent.agent.plan import expiry
+from git_hf_agent.agent.retry import Policy
+from git_hf_agent.lfspointer import MAX_POINTER_SIZE
+from git_hf_agent.lfspointer import parse as parse_pointer
+
+WINDOW = 400
+BATCH = 100
+MARGIN = 60.0   # seconds an action must still be valid to be used from the cache
+
+
+def pending_pointers(objects_dir: Path, cwd: str | None = None) -> list[tuple[str, int]]:
+    """HEAD's LFS pointers (oid, size) whose object is not in ``objects_dir``, in path order."""
+    try:
+        tree = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"], cwd=cwd, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    blobs = []
+    for record in tree.stdout.split(b"\0") if tree.returncode == 0 else []:
+        meta, _, _path = record.partition(b"\t")
+        fields = meta.split()
+        if len(fields) == 4 and fields[1] == b"blob" and fields[3].isdigit() and int(fields[3]) < MAX_POINTER_SIZE:
+            blobs.append(fields[2])
+    if not blobs:
+        return []
+    try:
+        cat = subprocess.run(["git", "cat-file", "--batch"], cwd=cwd, input=b"\n".join(blobs) + b"\n",
+                             capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found, seen, data, pos = [], set(), cat.stdout, 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        header = data[pos:end].split()
+        if end < 0 or len(header) != 3 or not header[2].isdigit():
+            break
+        size = int(header[2])
+        pointer = parse_pointer(data[end + 1:end + 1 + size])
+        pos = end + 1 + size + 1
+        if pointer and pointer.oid not in seen and not (objects_dir / pointer.oid[:2] / pointer.oid[2:4] / pointer.oid).exists():
+            seen.add(pointer.oid)
+            found.append((pointer.oid, pointer.size))
+    return found
+
+
+class Prefetcher:
+    """Download actions fetched ahead and shared through ``<temp dir>/prefetch.json``."""
+
+    def __init__(self, batch: DownloadBatch, temp_dir: Path, objects_dir: Path, cwd: str | None = None) -> None:
+        self.batch = batch
+        self.temp_dir = temp_dir
+        self.objects_dir = objects_dir
+        self.cwd = cwd
+        self.path = temp_dir / "prefetch.json"
+        self._cache: dict[str, dict] = {}
+        self._pending: list[tuple[str, int]] | None = None
+        self._index: dict[str, int] = {}
+
+    def action(self, oid: str, policy: Policy) -> dict | None:
+        """A cached (or just prefetched) raw download action for ``oid``, or None: ask for it alone."""
+        hit = self._fresh(oid)
+        if hit is not None:
+            return hit
+        try:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.temp_dir / "prefetch.lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._load()
+                hit = self._fresh(oid)
+                if hit is None and self._fill(oid, policy):
+                    self._save()
+                    hit = self._fresh(oid)
+        except OSError:
+            return None
+        return hit
+
+    def _fresh(self, oid: str) -> dict | None:
+        entry = self._cache.get(oid)
+        if entry is None or (entry["deadline"] is not None and entry["deadline"] < time.time() + MARGIN):
+            return None
+        return entry["action"]
+
+    def _fill(self, oid: str, policy: Policy) -> bool:
+        if self._pending is None:
+            self._pending = pending_pointers(self.objects_dir, self.cwd)
+            self._index = {o: i for i, (o, _) in enumerate(self._pending)}
+        start = self._index.get(oid)
+        if start is None:
+            return False
+        window = [(o, s) for o, s in self._pending[start:] if self._fresh(o) is None][:WINDOW]
+        added = False
+        for i in range(0, len(window), BATCH):
+            try:
+                answers = self.batch.actions(window[i:i + BATCH], policy)
+            except BatchError:
+                break
+            for o, raw in answers.items():
+                self._cache[o] = {"action": raw, "deadline": expiry(raw)}
+                added = True
+        return added
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict):
+            for o, entry in data.items():
+                if isinstance(entry, dict) and isinstance(entry.get("action"), dict) and o not in self._cache:
+                    self._cache[o] = {"action": entry["action"], "deadline": entry.get("deadline")}
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # presigned URLs: owner only
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self._cache, fh)
+        os.replace(tmp, self.path)
+
+    def close(self) -> None:
+        """Remove the shared cache (presigned URLs do not outlive the run)."""
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
