@@ -15,10 +15,12 @@ anonymous and a call that needs the token stops with a fix.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from git_hf_agent import hubconf
+from git_hf_agent.apifailure import ApiFailure
 from git_hf_agent.errors import HfError
 from git_hf_agent.hubconf import RepoId
 from git_hf_agent.redact import redact_text, redact_url
@@ -99,37 +101,51 @@ def hub_errors(base: str, repo: RepoId | None, secret: str | None = None) -> Ite
     from huggingface_hub.errors import HfHubHTTPError
 
     base = redact_url(base)  # printed in every message below
+    start = time.monotonic()
     try:
         yield
     except HfHubHTTPError as exc:
-        raise _http_error(exc, base, repo, secret) from None
+        raise _http_error(exc, base, repo, secret, time.monotonic() - start) from None
     except Exception as exc:  # transport errors of whatever HTTP library huggingface_hub uses
         if not _is_network_error(exc):
             raise
+        failure = ApiFailure(*_request_of(exc, base), reason=str(exc), elapsed=time.monotonic() - start)
         raise HfError(
-            f"cannot reach the Hub at {base}: {redact_text(str(exc), secret or '')}",
+            f"cannot reach the Hub at {base}: {failure.describe(secret or '')}",
             "check the network and the endpoint (--endpoint or HF_ENDPOINT), then retry",
         ) from None
 
 
-def _http_error(exc, base: str, repo: RepoId | None, secret: str | None) -> HfError:
-    """One place mapping a Hub HTTP status to a message and its fix."""
+def _request_of(exc, base: str) -> tuple[str, str]:
+    """(method, URL) of the request behind ``exc`` (huggingface_hub keeps it on the exception or response)."""
+    for holder in (getattr(exc, "response", None), exc):
+        try:  # httpx raises RuntimeError for a request it never set
+            request = holder.request
+            return str(request.method), str(request.url)
+        except (AttributeError, RuntimeError):
+            continue
+    return "request to", base
+
+
+def _http_error(exc, base: str, repo: RepoId | None, secret: str | None, elapsed: float) -> HfError:
+    """One place mapping a Hub HTTP status to a message and its fix; the facts worded by :mod:`apifailure`."""
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
-    server = redact_text((getattr(exc, "server_message", None) or _body(response) or str(exc))[:500], secret or "")
+    body = getattr(exc, "server_message", None) or _body(response) or str(exc)
+    server = ApiFailure(*_request_of(exc, base), status, body, elapsed=elapsed).describe(secret or "")
     what = f"{repo.path} on {base}" if repo else base
     if status == 409:
-        return HfError(f"{what} already exists", "pass --exist-ok to use the existing repo")
+        return HfError(f"{what} already exists ({server})", "pass --exist-ok to use the existing repo")
     if status == 401:
-        return HfError(f"the Hub at {base} rejected the token (401): {server}", LOGIN_FIX)
+        return HfError(f"the Hub at {base} rejected the token: {server}", LOGIN_FIX)
     if status == 403:
         return HfError(
-            f"the token may not do this on {what} (403): {server}",
+            f"the token may not do this on {what}: {server}",
             "use a token with write access to that namespace (https://huggingface.co/settings/tokens)",
         )
     if status == 404:
-        return HfError(f"{what} not found (404): {server}", "check the repo id, its type (--type) and the endpoint")
-    return HfError(f"the Hub at {base} answered {status}: {server}", "retry later; if it persists, check the Hub's status page")
+        return HfError(f"{what} not found: {server}", "check the repo id, its type (--type) and the endpoint")
+    return HfError(f"the Hub at {base} failed: {server}", "retry later; if it persists, check the Hub's status page")
 
 
 def _body(response) -> str:

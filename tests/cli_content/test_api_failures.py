@@ -35,3 +35,12 @@ def test_verify_failure_names_attempts_and_elapsed_time(start_hub, tmp_path):
     assert re.search(r"POST http://127\.0\.0\.1:\d+/api/models/alice/m/paths-info/main answered 503 "
                      r"\(6 attempts, \d+\.\d s\)", err), err
     assert "fix: retry later" in err and TOKEN not in err
+
+
+@pytest.mark.e2e
+def test_create_failure_names_status_attempts_and_elapsed_time(start_hub, tmp_path):
+    hub = start_hub("--fault", "api:500:1")
+    proc = hf("create", "alice/later", cwd=tmp_path, env=hub_env(hub), check=False)
+    assert re.search(r"the Hub at http://127\.0\.0\.1:\d+ failed: POST http://127\.0\.0\.1:\d+/api/repos/create "
+                     r"answered 500 \(1 attempt, \d+\.\d s\)", proc.stderr), proc.stderr
+    assert "fix: retry later" in proc.stderr and TOKEN not in proc.stderr
