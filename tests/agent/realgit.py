@@ -34,16 +34,8 @@ def hub_repo(hub, work: Path, name: str, agent_args: str = "") -> Path:
     ):
         git("config", key, value, cwd=work)
     git("remote", "add", "origin", authed(url), cwd=work)
-    start_from_remote(work)
     git("lfs", "track", "*.bin", cwd=work)
     return work
-
-
-def start_from_remote(work: Path, remote: str = "origin", branch: str = "main") -> None:
-    """Build on the remote branch when there is one (the Hub creates repos with an initial commit)."""
-    git("fetch", "-q", remote, cwd=work)
-    if git("rev-parse", "--verify", "-q", f"refs/remotes/{remote}/{branch}", cwd=work, check=False).returncode == 0:
-        git("checkout", "-q", "-B", branch, f"{remote}/{branch}", cwd=work)
 
 
 def commit_all(work: Path, message: str = "add files") -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from git_hf_agent.localhub.process import ServeProcess
-from tests.agent.realgit import start_from_remote
 from tests.support import TOKEN, USER, VENV_BIN, create_repo, git, start_from_hub
 
 MiB = 1024 * 1024
@@ -95,7 +94,6 @@ def setup(start_hub, tmp_path: Path, *serve_args: str, agent_args: tuple[str, ..
     if credentials:
         git("config", "credential.helper", str(credential_script(tmp_path / "cred.sh")), cwd=repo)
     git("remote", "add", "origin", url, cwd=repo)
-    start_from_remote(repo)
     git("lfs", "track", "*.bin", cwd=repo)
     data = repo / "data.bin"
     data.write_bytes(random.Random(seed).randbytes(size))
