@@ -68,6 +68,11 @@ class Report:
         if done:
             self.event("part_done", part=number, **counts)
 
+    def forget(self, parts: int) -> None:
+        """``parts`` counted as done must be sent again (the server lost them)."""
+        with self._lock:
+            self.parts_done = max(self.parts_done - parts, 0)
+
     def bytes(self) -> None:
         """Bytes moved: a ``progress`` event unless one went out less than ``interval`` ago."""
         now = self._clock()

@@ -312,6 +312,7 @@ class _Upload:
                 raise
             self.e.log.say(f"{self.job.oid[:12]}: the server rejected the parts of an earlier run; sending them again")
             self.journal.forget(resumed)
+            self.report.forget(len(resumed))
             self._run_parts(resumed)
             self._complete()
 

@@ -352,3 +352,4 @@ def test_parts_recorded_by_an_earlier_run_but_lost_by_the_server_are_sent_again(
     assert hub.calls("complete") == 2                       # refused once, then accepted
     assert sorted(hub.received) == [1, 2, 3, 4]
     assert journals(repo) == []
+    assert [e["parts_done"] for e in t.log if e["event"] == "part_done"] == [3, 4, 3, 4]   # 1, 2 counted again
