@@ -283,7 +283,7 @@ class GitRepo:
         return files, TreeShape(len(files), folders)
 
     def new_files(self, commit: pygit2.Commit, known: Sequence[pygit2.Oid]) -> Iterator[Blob]:
-        """Each distinct blob added or changed by commits reachable from ``commit`` but not ``known``.
+        """Each file (path and content) added or changed by commits reachable from ``commit`` but not ``known``.
 
         This is what ``git push`` sends when the remote has ``known``: every commit of
         the range, including files later deleted (the Hub checks all of them).
@@ -291,17 +291,17 @@ class GitRepo:
         walker = self.repo.walk(commit.id, SortMode.TOPOLOGICAL)
         for oid in known:
             walker.hide(oid)
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()  # (path, blob): two files with equal content are two files
         for c in walker:
             diff = c.parents[0].tree.diff_to_tree(c.tree) if c.parents else c.tree.diff_to_tree(swap=True)
             for delta in diff.deltas:
                 new = delta.new_file
                 if delta.status == DeltaStatus.DELETED or new.mode in (GITLINK_MODE, TREE_MODE):
                     continue
-                key = str(new.id)
+                key = (new.path, str(new.id))
                 if key not in seen:
                     seen.add(key)
-                    yield Blob(new.path, key, new.mode, str(c.id))
+                    yield Blob(new.path, key[1], new.mode, str(c.id))
 
     def blob_size(self, oid: str) -> int:
         """Size of a blob from its header (the content is not read)."""

@@ -98,8 +98,9 @@ def run_check(repo: GitRepo, rev: str = "HEAD", remote: str | None = None) -> Re
 def print_report(report: Report, rev: str) -> None:
     """Human output: one line per finding, each distinct fix once, then a summary line."""
     against = f"compared with {report.base}" if report.base else "the remote has none of it yet"
-    click.echo(f"checked {rev} ({report.revision[:10]}): {report.files_checked} files to send, "
-               f"{report.tree_files} in the tree; {against}")
+    n, t = report.files_checked, report.tree_files
+    click.echo(f"checked {rev} ({report.revision[:10]}): {n} file{'s' * (n != 1)} to send, "
+               f"{t} in the tree; {against}")
     shown: dict[str, int] = {}
     last_fix = None
     for f in report.findings:

@@ -145,8 +145,8 @@ def _confirm_pointers(repo: GitRepo, paths: list[str]) -> None:
     not_pointers = [p for p, ptr in repo.index_pointers(nonempty).items() if ptr is None]
     if not_pointers:
         raise HfError(
-            f"{len(not_pointers)} file(s) meant for LFS were staged as regular files: {', '.join(not_pointers[:5])}; "
-            "nothing was committed",
+            f"{len(not_pointers)} file{'s' * (len(not_pointers) != 1)} meant for LFS staged as regular git content, "
+            f"not as LFS pointers: {', '.join(not_pointers[:5])}; nothing was committed",
             fix="check `git lfs env` and `git check-attr filter -- FILE`, run `git hf init`, then `git hf commit` again")
 
 

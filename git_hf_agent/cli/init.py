@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import click
 
 from git_hf_agent import hubconf
+from git_hf_agent.agent.main import MAX_PARALLEL
 from git_hf_agent.gitconfig import GitConfig, find_repo
 from git_hf_agent.setup import configure, credential_url
 
@@ -16,8 +17,9 @@ from git_hf_agent.setup import configure, credential_url
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--global", "global_", is_flag=True, help="Configure your global git config instead of one repo.")
 @click.option("--endpoint", metavar="URL", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co).")
-@click.option("--parallel", type=click.IntRange(min=1), metavar="N",
-              help="Parts the agent uploads at once per file (written to the agent's args; default 10).")
+@click.option("--parallel", type=click.IntRange(min=1, max=MAX_PARALLEL), metavar="N",
+              help=f"Parts the agent uploads at once per file, 1..{MAX_PARALLEL} as the agent accepts "
+                   "(written to the agent's args, replacing an earlier value; default 10).")
 @click.option("--no-downloads", is_flag=True,
               help="Leave LFS downloads (clone, pull) to git-lfs instead of the agent's parallel ranged GETs.")
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
