@@ -233,7 +233,7 @@ class Bench:
             git("clone", "-q", authed(url), str(repo), env=env)
             git("lfs", "track", "*.bin", cwd=repo, env=env)
             for name, size in files:
-                dense_file(repo / name, size, f"push/{name}")
+                dense_file(repo / name, size, f"push-{contender}/{name}")
             git("add", "-A", cwd=repo, env=env, timeout=3600)
             git("commit", "-q", "-m", "small", cwd=repo, env=env)
             row = self._measure("small-latency", contender, "push", ["git", "push", "-q", "origin", "main"], env,
