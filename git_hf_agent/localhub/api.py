@@ -139,7 +139,7 @@ def tree(ex: Exchange, type: str, ns: str, name: str, rev: str, path: str | None
     commit = _commit_of(git, rev)
     path = (path or "").strip("/")
     recursive = _flag(ex.query.get("recursive"))
-    if path and not any(e.type == "directory" for e in git.lookup(commit, [path])):
+    if path and not git.lookup(commit, [path]):
         raise HttpError(404, f"{path} does not exist at {rev}", code="EntryNotFound")
     entries = git.entries(commit, path, recursive)
     ex.send_json(200, _as_json(git, commit, entries, _flag(ex.query.get("expand"))))
