@@ -162,6 +162,8 @@ def rejection_fix(stderr: str, remote: str, targets: list[Target], create: bool)
     if "fetch first" in text or "non-fast-forward" in text or "stale info" in text:
         return (f"{remote}/{branch} has commits you do not have: `git pull --rebase {remote} {branch}`, "
                 "then `git hf push` again")
+    if "pre-receive hook declined" in text or "rejected by the hub" in text:
+        return "the Hub refused the content for the reasons above: fix them (`git hf check` lists what it knows), then `git hf push` again"
     if "authentication failed" in text or "403" in text or "401" in text:
         return "check your token and its write access (`git hf doctor`), then `git hf push` again"
     return "fix what git reported (`git hf doctor` diagnoses set-up problems), then `git hf push` again"

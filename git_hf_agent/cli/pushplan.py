@@ -24,7 +24,7 @@ from git_hf_agent.units import format_size
 def describe(answer: dict | None, size: int) -> tuple[str, int]:
     """(what the Hub would do with one object, its part count: 0 when nothing is sent)."""
     if answer is None:
-        return "send (the Hub did not answer for it)", 1
+        return "send (no answer from the Hub about it)", 1
     if answer.get("error"):
         err = answer["error"]
         return f"refused by the Hub: {err.get('code')} {err.get('message', '')}".rstrip(), 0
@@ -60,9 +60,11 @@ def _plan(repo: GitRepo, remote: str, target, files: list[tuple[str, str, int]],
         answers = {a["oid"]: a for a in hub.lfs_batch("upload", ((oid, size) for _, oid, size in files), ref,
                                                       ["basic", "multipart"])}
     except HfError as exc:
-        if "not found" not in exc.message or not create:
+        if "not found" not in exc.message:
             raise
-        answers = {}  # the repo does not exist yet; --create would make it, so every object is sent
+        answers = {}  # no repo yet: every object would be sent, in parts the Hub decides then
+        click.echo(f"{hub.label()} does not exist yet" + ("; --create would create it" if create else
+                                                          " (`git hf push --create` creates it)"))
     click.echo(f"upload plan for {hub.label(target.dst)}:")
     send = parts = have = 0
     sent_bytes = 0

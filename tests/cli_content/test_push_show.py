@@ -72,3 +72,16 @@ def test_dry_run_exits_like_check_on_an_error(hub, tmp_path):
     proc = hf("push", "--dry-run", cwd=repo, env=hub_env(hub), check=False)
     assert proc.returncode == 1 and "raw.dat: binary file stored in git" in proc.stdout
     assert "the push would stop at the check" in proc.stdout
+
+
+def test_dry_run_for_a_repo_that_does_not_exist_yet(hub, tmp_path):
+    repo = tmp_path / "fresh"
+    git("init", "-q", "-b", "main", str(repo))
+    hf("init", "--endpoint", hub.url, cwd=repo, env=hub_env(hub))
+    git("remote", "add", "origin", f"{hub.url}/alice/not-yet", cwd=repo)
+    sparse_file(repo / "w.safetensors", 2 * MiB, stamp=b"w")
+    hf("commit", "-m", "w", cwd=repo, env=hub_env(hub))
+    proc = hf("push", "--dry-run", "--create", cwd=repo, env=hub_env(hub))
+    assert "alice/not-yet (http" in proc.stdout and "does not exist yet; --create would create it" in proc.stdout
+    assert "2.0 MiB  w.safetensors: send (no answer from the Hub about it)" in proc.stdout
+    assert not (hub.root / "repos" / "models" / "alice" / "not-yet.git").exists()
