@@ -23,6 +23,8 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
+from git_hf_agent.agent.journal import read_records
+
 BLOCK = 1 << 20
 
 
@@ -69,16 +71,7 @@ class RangeJournal:
     def load(cls, path: Path, oid: str, size: int, range_size: int, nranges: int) -> "RangeJournal":
         """The journal at ``path`` when it describes this object, else an empty one."""
         journal = cls(path, oid, size, range_size)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return journal
-        records = []
-        for line in lines:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue   # torn write at kill time
+        records = read_records(path)   # a torn last line (kill -9 mid-write) is skipped
         if records and records[0] == journal.header:
             for rec in records[1:]:
                 index = rec.get("range") if isinstance(rec, dict) else None
