@@ -191,6 +191,13 @@ class HubRemote:
         where = ApiFailure("POST", url, resp.status_code, resp.text, attempts=attempts_of(resp),
                            elapsed=elapsed).describe(*self._secrets())
         if resp.status_code in (401, 403):
+            sent = self.lfs_token if url.startswith(self.lfs_url) else self.token
+            if sent is None and hubconf.token():
+                origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc.rsplit('@', 1)[-1]}"
+                return HfError(f"{redact_url(origin)} asked for credentials for {self.label()}, and your Hub token is "
+                               f"not sent there: it is not a configured Hub endpoint ({where})",
+                               f"if {redact_url(origin)} is a Hub, run `git hf init --endpoint {redact_url(origin)}` "
+                               "(or set HF_ENDPOINT); otherwise check the remote URL (`git remote -v`)")
             return HfError(f"the Hub refused access to {self.label()} ({where})",
                            "set HF_TOKEN (or `hf auth login`) to a token that can read this repo")
         if resp.status_code == 404:

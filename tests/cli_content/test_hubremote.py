@@ -146,3 +146,13 @@ def test_netrc_never_replaces_or_adds_credentials(env, hermetic, tmp_path):
     hub.stored_objects([("a" * 64, 1)])
     assert responses.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Authorization" not in responses.calls[1].request.headers
+
+
+@responses.activate
+def test_refusal_by_a_host_that_gets_no_token_says_why(env):
+    responses.add(responses.POST, "https://git.example/api/models/alice/m/paths-info/main", status=401)
+    with pytest.raises(HfError) as err:
+        HubRemote.from_url("https://git.example/alice/m").paths_info("main", ["a"])
+    assert "not a configured Hub endpoint" in err.value.message
+    assert "git hf init --endpoint https://git.example" in err.value.fix
+    assert "Authorization" not in responses.calls[0].request.headers
