@@ -173,6 +173,13 @@ class _Download:
 
     # -- the object ---------------------------------------------------------------------------
     def run(self) -> str:
+        try:
+            return self._run()
+        except BaseException:
+            self.progress.close()   # nothing may follow the object's `complete` (git-lfs: "unexpected OID")
+            raise
+
+    def _run(self) -> str:
         self._set_action(self.job.action)
         try:
             self.e.temp_dir.mkdir(parents=True, exist_ok=True)
