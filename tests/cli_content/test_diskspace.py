@@ -1,4 +1,4 @@
-"""Disk space and progress before heavy local work: `git hf commit` and `git hf clone` (real git + git-lfs)."""
+"""Free disk space before `git hf clone` downloads LFS files, and the rule behind every disk check."""
 
 from __future__ import annotations
 
@@ -13,38 +13,6 @@ from tests.support import authed, create_repo, git, sparse_file
 
 pytestmark = pytest.mark.e2e
 MiB = 1024**2
-
-
-@pytest.fixture
-def repo(tmp_path):
-    path = new_repo(tmp_path / "repo")
-    hf("init", cwd=path)
-    git("add", ".gitattributes", cwd=path)
-    git("commit", "-q", "-m", "init", cwd=path)
-    return path
-
-
-def test_commit_shows_progress_while_git_lfs_stores_big_files(repo):
-    sparse_file(repo / "model.safetensors", 300 * MiB, stamp=b"big")
-    proc = hf("commit", "-m", "weights", cwd=repo)
-    assert "; file 1 of 1: model.safetensors" in proc.stderr  # the heartbeat names the file
-    assert "git-lfs: 1 file (300.0 MiB) hashed and stored in" in proc.stderr
-    assert git("status", "--porcelain", cwd=repo).stdout == ""
-    assert "version https://git-lfs" in git("cat-file", "blob", "HEAD:model.safetensors", cwd=repo).stdout
-
-
-def test_commit_stops_before_any_work_when_the_lfs_store_lacks_room(repo):
-    free = shutil.disk_usage(repo).free
-    sparse_file(repo / "huge.bin", free + 10 * 1024**3, stamp=b"huge")  # sparse: costs no disk
-    attributes = (repo / ".gitattributes").read_text()
-    proc = hf("commit", "-m", "too big", cwd=repo, check=False)
-    assert "error: git-lfs copying 1 file into its object store needs" in proc.stderr
-    assert "GiB free" in proc.stderr and "short" in proc.stderr and "nothing was changed" in proc.stderr
-    assert "MB" not in proc.stderr.split("fix:")[0].replace("MiB", "")  # one unit system
-    assert "fix: free space there, or keep LFS objects on a disk with room: `git config lfs.storage" in proc.stderr
-    assert (repo / ".gitattributes").read_text() == attributes
-    assert git("status", "--porcelain", cwd=repo).stdout.strip() == "?? huge.bin"  # nothing staged
-    assert not any((repo / ".git" / "lfs" / "objects").rglob("*")) if (repo / ".git" / "lfs" / "objects").exists() else True
 
 
 def test_clone_stops_before_the_download_when_the_disk_lacks_room(hub, tmp_path):
