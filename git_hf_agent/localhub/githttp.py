@@ -67,6 +67,9 @@ def _run_cgi(ex: Exchange, env: dict[str, str]) -> None:
             drainer.join(5)
             message = b"".join(errors).decode(errors="replace").strip()
             raise HttpError(500, f"git http-backend failed: {message[-500:]}")
+        if status >= 400:  # http-backend's own refusals carry the Hub's error headers too
+            headers.setdefault("X-Error-Message", f"git http-backend refused the request ({status})")
+            headers.setdefault("X-Error-Code", "NotFound" if status == 404 else "BadRequest")
         ex.start(status, headers, None)
         while data := proc.stdout.read1(256 * 1024):
             ex.write_chunk(data)

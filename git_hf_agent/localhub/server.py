@@ -142,6 +142,11 @@ class Exchange(BaseHTTPRequestHandler):
             code = 400
         super().send_error(code, message, explain)
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Every answer (also http.server's own errors) carries an ``X-Request-Id``, as the Hub's do."""
+        super().send_response(code, message)
+        self.send_header("X-Request-Id", getattr(self, "request_id", None) or uuid.uuid4().hex)
+
     # ---- dispatch -----------------------------------------------------------------------
     def _dispatch(self) -> None:
         started = time.monotonic()
@@ -439,7 +444,6 @@ class Exchange(BaseHTTPRequestHandler):
         if not self._body_consumed:
             self._drain_upto(DRAIN_LIMIT)
         self.send_response(status)
-        self.send_header("X-Request-Id", self.request_id)
         for key, value in headers.items():
             self.send_header(key, _header_value(value))
         if length is None:

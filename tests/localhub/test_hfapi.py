@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support import TOKEN, USER, authed, git
 
@@ -173,6 +175,16 @@ def test_new_repos_start_with_the_hubs_initial_commit(start_hub, hf, tmp_path):
     [entry] = api.get_paths_info("alice/fresh", ["model.safetensors"])
     assert entry.lfs is not None and entry.lfs.size == 20
     assert hub.stats()["objects_stored"] == 1
+
+    # The revision's own .gitattributes counts: once *.txt is tracked, a small text file goes to LFS too.
+    api.upload_file(path_or_fileobj=b"*.txt filter=lfs diff=lfs merge=lfs -text\n", path_in_repo=".gitattributes",
+                    repo_id="alice/fresh")
+    api.upload_file(path_or_fileobj=b"hello\n", path_in_repo="notes.txt", repo_id="alice/fresh")
+    api.upload_file(path_or_fileobj=b"w", path_in_repo="now-regular.bin", repo_id="alice/fresh")
+    info = {e.path: e for e in api.get_paths_info("alice/fresh", ["notes.txt", "now-regular.bin"])}
+    assert info["notes.txt"].lfs is not None and info["now-regular.bin"].lfs is None
+    assert api.file_exists("alice/fresh", "notes.txt") and not api.file_exists("alice/fresh", "nope.txt")
+    assert api.revision_exists("alice/fresh", "main") and not api.revision_exists("alice/fresh", "nope")
 
     empty = start_hub("--empty-repos")
     hf(empty).create_repo("alice/bare")
@@ -378,3 +390,31 @@ def test_commit_of_many_regular_files_is_streamed(start_hub, hf, tmp_path):
     assert len(files) == 1101 and "1099.txt" in files
     rss = psutil.Process(hub.proc.pid).memory_info().rss
     assert rss < 150 * MiB, f"server RSS {rss / MiB:.0f} MiB after a 150 MB commit"
+
+
+_TEXTS = st.text(max_size=700).map(lambda t: t.encode())  # UTF-8, sometimes cut mid-character below
+_CONTENTS = st.one_of(st.binary(max_size=1500), _TEXTS,
+                      st.tuples(_TEXTS, st.integers(0, 600)).map(lambda x: x[0][: x[1]]),
+                      st.tuples(_TEXTS, st.binary(min_size=1, max_size=50)).map(lambda x: x[0] * 3 + x[1]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=_CONTENTS)
+def test_preupload_and_the_commit_check_agree_on_any_content(hub, content):
+    """Whatever preupload calls 'regular' the commit API accepts as a regular file, and what it refuses is 'lfs'."""
+    import base64
+    import json
+
+    import requests
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    base = f"{hub.url}/api/models/alice/agree"
+    requests.post(f"{hub.url}/api/repos/create", json={"name": "agree"}, headers=auth, timeout=30)
+    sample = base64.b64encode(content[:512]).decode()
+    pre = requests.post(f"{base}/preupload/main", headers=auth, timeout=30,
+                        json={"files": [{"path": "f.dat", "sample": sample, "size": len(content)}]})
+    mode = pre.json()["files"][0]["uploadMode"]
+    line = {"key": "file", "value": {"path": "f.dat", "content": base64.b64encode(content).decode(), "encoding": "base64"}}
+    body = "\n".join(json.dumps(x) for x in ({"key": "header", "value": {"summary": "f"}}, line))
+    commit = requests.post(f"{base}/commit/main", data=body.encode(), headers=auth, timeout=30)
+    assert commit.status_code == (200 if mode == "regular" else 400), (mode, commit.text)
