@@ -224,7 +224,7 @@ def preupload(ex: Exchange, type: str, ns: str, name: str, rev: str) -> None:
     for f, path in zip(files, paths):
         try:
             sample = base64.b64decode(f.get("sample") or "", validate=True)
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, TypeError):
             raise HttpError(400, f"sample of {path!r} is not base64") from None
         size = f.get("size") if isinstance(f.get("size"), int) else 0
         found = existing.get(path)
@@ -355,7 +355,7 @@ def _regular_content(path: str, value: dict, allow_binary: bool) -> bytes:
 def _lfs_pointer(ex: Exchange, repo: RepoId, value: dict) -> bytes:
     """The pointer of an ``lfsFile`` operation; 400 unless this repo holds the object with that size."""
     try:
-        oid = check_oid(value.get("oid", ""))
+        oid = check_oid(value["oid"] if isinstance(value.get("oid"), str) else "")
     except StorageError as exc:
         raise HttpError(400, exc.message) from None
     stored = ex.hub.storage.repo_object_size(repo, oid)
