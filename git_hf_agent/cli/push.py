@@ -84,6 +84,19 @@ def _target(repo: GitRepo, refspec: str) -> Target:
     return Target(refspec, src, dst.removeprefix("refs/heads/"), forced)
 
 
+def tag_targets(repo: GitRepo) -> list[Target]:
+    """What ``--tags`` adds to the push: every local tag that names a commit (checked like branches, not verified)."""
+    out = []
+    for name in sorted(repo.repo.references):
+        if name.startswith("refs/tags/"):
+            try:
+                repo.commit(name)
+            except HfError:
+                continue
+            out.append(Target("", name, name.removeprefix("refs/tags/"), branch=False))
+    return out
+
+
 @contextmanager
 def step(n: int, name: str) -> Iterator[None]:
     """Re-raise any failure inside as "push failed at step n/3 (name)" so the user knows where it stopped."""
@@ -244,18 +257,19 @@ def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], creat
     remote = remote or repo.default_remote()
     repo.remote_url(remote)
     targets, upstream = plan(repo, refspecs, set_upstream)
+    tagged = tag_targets(repo) if tags else []
     if dry_run:
         from git_hf_agent.cli import pushplan
 
         land(repo, remote, targets, dry_run=True)
-        ctx.exit(pushplan.run(repo, remote, targets, create))
+        ctx.exit(pushplan.run(repo, remote, targets + tagged, create))
     if create:
         _create(repo, remote)
     if not (force or leases):
         land(repo, remote, targets, dry_run=False)
 
     with step(1, "check"):
-        reports = check_all(repo, remote, targets)
+        reports = check_all(repo, remote, targets + tagged)
     files = sum(r.files_checked for r in reports)
     warnings = sum(len(r.warnings) for r in reports)
     say(1, "check", f"ok ({files} file{'s' * (files != 1)} to send, {warnings} warning{'s' * (warnings != 1)})")

@@ -110,6 +110,16 @@ def test_git_push_options_pass_through(hub, tmp_path):
     (repo / "a.txt").write_text("a\n")
     hf("commit", "-m", "a", cwd=repo, env=hub_env(hub))
     git("tag", "v1", cwd=repo)
+    # --tags also sends what only a tag reaches: the check looks at it too.
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    (repo / "raw.dat").write_bytes(b"\0raw")
+    git("add", "raw.dat", cwd=repo)
+    git("commit", "-q", "-m", "raw", cwd=repo)
+    git("tag", "bad", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    stopped = hf("push", "--tags", cwd=repo, env=hub_env(hub), check=False)
+    assert "raw.dat: binary file stored in git" in stopped.stdout and "step 1/3 (check)" in stopped.stderr
+    git("tag", "-d", "bad", cwd=repo)
     # -o reaches git (the local Hub, like many servers, does not take push options: git says so).
     refused = hf("push", "-o", "ci.skip", "origin", "main", cwd=repo, env=hub_env(hub), check=False)
     assert "git push origin --push-option ci.skip main" in refused.stderr

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -85,3 +89,28 @@ def test_dry_run_for_a_repo_that_does_not_exist_yet(hub, tmp_path):
     assert "alice/not-yet (http" in proc.stdout and "does not exist yet; --create would create it" in proc.stdout
     assert "2.0 MiB  w.safetensors: send (no answer from the Hub about it)" in proc.stdout
     assert not (hub.root / "repos" / "models" / "alice" / "not-yet.git").exists()
+
+
+def test_on_a_terminal_the_view_is_one_block_redrawn_in_place(start_hub, tmp_path):
+    hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB", "--conn-rate", "2MiB",
+                    "--fault", "part:503:1:1")
+    repo = two_files(hub, tmp_path)
+    main, child = pty.openpty()  # stderr is a terminal, as in a user's shell
+    proc = subprocess.Popen([sys.executable, "-m", "git_hf_agent", "push"], cwd=repo, env={**os.environ, **hub_env(hub)},
+                            stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(main)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[1F\x1b[J" in screen  # the block is erased and redrawn, not appended
+    assert re.search(r"model\.safetensors: [\d.]+ [KM]iB of 6\.0 MiB \(\d+%\)", screen), screen
+    assert re.search(r"part \d/6: HTTP 503, retry 2/\d+ in", screen) and "[3/3] verify: ok" in screen
