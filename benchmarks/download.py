@@ -25,7 +25,8 @@ Plus the small-files case: 2,000 LFS files of 4 KiB with ``--latency-ms 50``,
     .venv/bin/python benchmarks/download.py --quick               # small sizes, a smoke test
     .venv/bin/python benchmarks/download.py --scenarios big-capped --contenders ours,hf_transfer
 
-Benchmark-only packages (huggingface_hub 2.4.0, hf-transfer) go into
+The pushed content stays in ``<work dir>/dl-hub`` for the next run (``--clean``
+removes it). Benchmark-only packages (huggingface_hub 2.4.0, hf-transfer) go into
 ``benchmarks/.work/dl-venv``; the project's own dependencies are not touched.
 MB are 10^6 bytes, MiB/GiB powers of 1024.
 """
@@ -40,6 +41,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -86,6 +88,7 @@ class Row:
     seconds: float
     bytes: int
     agent_s: float = 0.0          # our agent's own time per object, summed over objects / processes
+    objects_s: float = 0.0        # git clone: start until every LFS object is in .git/lfs/objects (before checkout)
     agent_rss_one: int = 0
     agent_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
@@ -136,12 +139,22 @@ class Bench:
 
     # -- setup: content pushed once -------------------------------------------------------
     def setup(self, kinds: set[str]) -> None:
-        shutil.rmtree(self.hub_root, ignore_errors=True)
+        """Push the content once; a Hub state left by an earlier run with the same content is reused."""
         env = self.envs["setup"]
         git("lfs", "install", "--skip-repo", env=env)
-        with self.hub("--multipart-threshold", "100MiB") as hub:
-            for kind in sorted(kinds):
-                self.files[kind] = self._push(hub, kind, env)
+        manifest = self.hub_root / "dl-manifest.json"
+        try:
+            known = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            known, _ = {}, shutil.rmtree(self.hub_root, ignore_errors=True)
+        wanted = {k: CONTENT[self.sizes][k] for k in kinds}
+        todo = [k for k in sorted(kinds) if known.get(k, {}).get("files") != [list(f) for f in wanted[k]]]
+        if todo:
+            with self.hub("--multipart-threshold", "100MiB") as hub:
+                for kind in todo:
+                    known[kind] = {"files": [list(f) for f in wanted[kind]], "oids": self._push(hub, kind, env)}
+                    manifest.write_text(json.dumps(known))
+        self.files = {k: [tuple(f) for f in known[k]["oids"]] for k in kinds}
         for name in ("ours", "basic"):
             git("lfs", "install", "--skip-repo", env=self.envs[name])
         endpoint = f"http://127.0.0.1:{self.port}"
@@ -197,8 +210,12 @@ class Bench:
         return row
 
     def _clone(self, scenario: str, contender: str, url: str, dest: Path, total: int) -> Row:
-        row = self._measure(scenario, contender, "clone", ["git", "clone", "-q", url, str(dest)],
-                            self.envs[contender], total, match=_agent_match if contender == "ours" else None)
+        kind = SCENARIOS[scenario][0]
+        watch = ObjectsWatch([dest / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid for _, _, oid in self.files[kind]])
+        with watch:
+            row = self._measure(scenario, contender, "clone", ["git", "clone", "-q", url, str(dest)],
+                                self.envs[contender], total, match=_agent_match if contender == "ours" else None)
+        row.objects_s = watch.seconds or 0.0
         if contender == "ours":
             row.agent_s = _agent_seconds(dest)
         return row
@@ -207,8 +224,8 @@ class Bench:
         m = run_measured(cmd, cwd=cwd or self.work, env=env, match=match, timeout=self.args.timeout)
         s = m.sampler
         note = "" if m.returncode == 0 else f"exit {m.returncode}: " + " / ".join(m.stderr.strip().splitlines()[-3:])[:300]
-        return Row(scenario, contender, op, m.returncode == 0, m.wall_s, total, 0.0,
-                   s.peak_rss_one if s else 0, s.cpu_s if s else 0.0, m.client_cpu_s, note)
+        return Row(scenario, contender, op, m.returncode == 0, m.wall_s, total, agent_rss_one=s.peak_rss_one if s else 0,
+                   agent_cpu_s=s.cpu_s if s else 0.0, client_cpu_s=m.client_cpu_s, note=note)
 
     def _hf_transfer(self, scenario: str, hub: ServeProcess, kind: str, dest: Path, total: int) -> Row:
         objects = [{"oid": oid, "size": size} for _, size, oid in self.files[kind]]
@@ -233,7 +250,7 @@ class Bench:
             git("clone", "-q", authed(url), str(repo), env=env)
             git("lfs", "track", "*.bin", cwd=repo, env=env)
             for name, size in files:
-                dense_file(repo / name, size, f"push-{contender}/{name}")
+                dense_file(repo / name, size, f"push-{contender}-{time.time_ns()}/{name}")
             git("add", "-A", cwd=repo, env=env, timeout=3600)
             git("commit", "-q", "-m", "small", cwd=repo, env=env)
             row = self._measure("small-latency", contender, "push", ["git", "push", "-q", "origin", "main"], env,
@@ -264,6 +281,33 @@ class Bench:
                 row = fn()
                 self.rows.append(row)
                 print(f"{row.mbps:.1f} MB/s in {row.seconds:.1f} s" if row.ok else f"FAILED {row.note}", flush=True)
+
+
+class ObjectsWatch:
+    """Seconds from entering until every path in ``paths`` exists (polled every 50 ms)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths, self.seconds = paths, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "ObjectsWatch":
+        self._start = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        left = list(self.paths)
+        while left and not self._stop.is_set():
+            left = [p for p in left if not p.exists()]
+            if not left:
+                self.seconds = time.monotonic() - self._start
+                return
+            self._stop.wait(0.05)
 
 
 def _agent_match(cmd: list[str]) -> bool:
@@ -326,19 +370,22 @@ def report(rows: list[Row], args, started: float) -> None:
         files = CONTENT["quick" if args.quick else "full"][kind]
         shown = " ".join(o.format(cap=args.conn_rate) for o in opts) or "(no cap)"
         print(f"#### {scenario}: {len(files)} x {files[0][1] / MiB:,.2f} MiB; `git hf serve {shown}`\n")
-        print("| contender | op | MB/s | x ours | s | agent s (in-agent) | peak RSS one agent | agent CPU s | "
-              "client CPU s | CPU s / GiB | result |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        print("| contender | op | MB/s | x ours | s | objects in place s (MB/s) | agent s (in-agent) | peak RSS one agent "
+              "| agent CPU s | client CPU s | CPU s / GiB | result |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for r in [r for r in rows if r.scenario == scenario]:
             ours = next((o for o in rows if o.scenario == scenario and o.op == r.op and o.contender == "ours"), None)
             ratio = f"{r.mbps / ours.mbps:.3f}" if ours and ours.mbps and r.ok else "-"
             cpu = r.agent_cpu_s if r.contender == "ours" else r.client_cpu_s
             per_gib = f"{cpu / (r.bytes / GiB):.2f}" if r.ok and r.bytes else "-"
-            print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | "
-                  f"{r.agent_s:.1f} | {r.agent_rss_one / 1e6:.0f} MB | {r.agent_cpu_s:.1f} | {r.client_cpu_s:.1f} | "
-                  f"{per_gib} | {'ok (sha256 checked)' if r.ok else r.note} |" if r.contender == "ours" else
-                  f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | - | - | - | "
-                  f"{r.client_cpu_s:.1f} | {per_gib} | {'ok (sha256 checked)' if r.ok else r.note} |")
+            placed = f"{r.objects_s:.1f} ({r.bytes / r.objects_s / 1e6:.1f})" if r.objects_s else "-"
+            result = "ok (sha256 checked)" if r.ok else r.note
+            if r.contender == "ours":
+                print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | {r.agent_s:.1f} | "
+                      f"{r.agent_rss_one / 1e6:.0f} MB | {r.agent_cpu_s:.1f} | {r.client_cpu_s:.1f} | {per_gib} | {result} |")
+            else:
+                print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | - | - | - | "
+                      f"{r.client_cpu_s:.1f} | {per_gib} | {result} |")
         print()
     print("Targets (issue 11):")
     _target(rows, "big-capped", lambda o, b: o.mbps >= 8 * b.mbps, "basic", "ours >= 8x git-lfs basic")
@@ -374,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--work-dir", type=Path, default=HERE / ".work")
+    ap.add_argument("--clean", action="store_true",
+                    help="remove the Hub state at the end (default: kept in <work-dir>/dl-hub for the next run)")
     args = ap.parse_args(argv)
     started = time.time()
     bench = Bench(args)
@@ -381,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench.run()
     finally:
-        shutil.rmtree(bench.hub_root, ignore_errors=True)
+        if args.clean:
+            shutil.rmtree(bench.hub_root, ignore_errors=True)
     report(bench.rows, args, started)
     out = bench.work / "download-last-run.json"
     out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
