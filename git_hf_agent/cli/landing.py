@@ -67,6 +67,14 @@ def is_ancestor(repo: GitRepo, old: str, new: str) -> bool:
         return False
 
 
+def related(repo: GitRepo, a: str, b: str) -> bool:
+    """True when commits ``a`` and ``b`` share history (a merge base exists)."""
+    try:
+        return repo.repo.merge_base(pygit2.Oid(hex=a), repo.commit(b).id) is not None
+    except (KeyError, ValueError, pygit2.GitError, HfError):
+        return True  # when unsure, the usual advice (`git pull --rebase`) stands
+
+
 def fetch(repo: GitRepo, remote: str, branch: str) -> str | None:
     """Fetch ``branch`` of ``remote`` (git objects only, no LFS content); its commit id, or None on failure."""
     proc = repo.git("fetch", "--quiet", "--no-tags", remote, f"refs/heads/{branch}", check=False)

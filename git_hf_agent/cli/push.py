@@ -122,8 +122,12 @@ def _create(repo: GitRepo, remote: str) -> None:
     click.echo(f"repo {hub.label()} is ready", err=True)
 
 
-def land(repo: GitRepo, remote: str, targets: list[Target], dry_run: bool) -> None:
-    """Build on the Hub's initial commit where a target branch holds only that (see :mod:`landing`)."""
+def land(repo: GitRepo, remote: str, targets: list[Target], dry_run: bool) -> dict[str, str]:
+    """Build on the Hub's initial commit where a target branch holds only that (see :mod:`landing`).
+
+    Returns, per Hub branch git will reject for another reason, a fix fitted to it.
+    """
+    hints: dict[str, str] = {}
     todo = [t for t in targets if t.branch and not t.forced]
     heads = landing.remote_heads(repo, remote) if todo else None
     for t in todo:
@@ -134,8 +138,11 @@ def land(repo: GitRepo, remote: str, targets: list[Target], dry_run: bool) -> No
         if fetched is None or landing.is_ancestor(repo, fetched, t.src):
             continue
         hub_attrs = landing.hub_initial_attributes(repo, fetched)
-        if hub_attrs is None:
-            continue  # someone's work: git rejects the push and the fix says `git pull --rebase`
+        if hub_attrs is None:  # someone's work: git rejects the push
+            if not landing.related(repo, fetched, t.src):
+                hints[t.dst] = (f"{remote}/{t.dst} holds a history unrelated to yours: merge it with "
+                                f"`git pull --no-rebase --allow-unrelated-histories {remote} {t.dst}`, then `git hf push` again")
+            continue
         if dry_run:
             click.echo(f"{remote}/{t.dst} holds only the Hub's initial commit: the push would merge it "
                        "(one merge commit keeping the Hub's .gitattributes rules, yours win)", err=True)
@@ -148,6 +155,7 @@ def land(repo: GitRepo, remote: str, targets: list[Target], dry_run: bool) -> No
                    f"adding {len(done.added)} of its .gitattributes lines"
                    + (f", leaving out {len(done.skipped)} yours cover or that would move your git files to LFS"
                       if done.skipped else ""), err=True)
+    return hints
 
 
 def check_all(repo: GitRepo, remote: str, targets: list[Target]) -> list[Report]:
@@ -165,10 +173,14 @@ def check_all(repo: GitRepo, remote: str, targets: list[Target]) -> list[Report]
     return reports
 
 
-def rejection_fix(stderr: str, remote: str, targets: list[Target], create: bool) -> str:
-    """The next step for a failed git push, from git's own message."""
+def rejection_fix(stderr: str, remote: str, targets: list[Target], create: bool,
+                  hints: dict[str, str] | None = None) -> str:
+    """The next step for a failed git push, from git's own message (and what :func:`land` found)."""
     text = stderr.lower()
     branch = next((t.dst for t in targets if t.branch), "main")
+    rejected = "fetch first" in text or "non-fast-forward" in text
+    if rejected and hints:
+        return "; ".join(hints.values())
     if "repository not found" in text or "not found" in text and "fatal:" in text and "repository" in text:
         return "the Hub repo does not exist: create it with `git hf push --create`" if not create else \
             "check the remote URL (`git remote -v`) and your token (`git hf doctor`)"
@@ -183,7 +195,7 @@ def rejection_fix(stderr: str, remote: str, targets: list[Target], create: bool)
 
 
 def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report], verbose: bool,
-              targets: list[Target], create: bool) -> None:
+              targets: list[Target], create: bool, hints: dict[str, str]) -> None:
     say(2, "git push", redact_text(f"git push {remote} {' '.join(args)}"))  # REMOTE may be a URL with user:token@
     with step(2, "git push"):
         start = time.monotonic()
@@ -193,7 +205,7 @@ def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report]
             log = repo.git_dir / AGENT_LOG
             raise HfError(f"git push exited {result.code} (git's message is above"
                           + (f"; the agent's log: {log}" if log.exists() else "") + ")",
-                          rejection_fix(result.stderr, remote, targets, create))
+                          rejection_fix(result.stderr, remote, targets, create, hints))
     say(2, "git push", f"ok in {time.monotonic() - start:.1f} s")
 
 
@@ -265,8 +277,7 @@ def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], creat
         ctx.exit(pushplan.run(repo, remote, targets + tagged, create))
     if create:
         _create(repo, remote)
-    if not (force or leases):
-        land(repo, remote, targets, dry_run=False)
+    hints = {} if force or leases else land(repo, remote, targets, dry_run=False)
 
     with step(1, "check"):
         reports = check_all(repo, remote, targets + tagged)
@@ -275,7 +286,7 @@ def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], creat
     say(1, "check", f"ok ({files} file{'s' * (files != 1)} to send, {warnings} warning{'s' * (warnings != 1)})")
 
     args = git_push_args(targets, force=force, leases=leases, upstream=upstream, tags=tags, push_options=push_options)
-    _git_push(repo, remote, args, reports, bool((ctx.find_root().obj or {}).get("verbose")), targets, create)
+    _git_push(repo, remote, args, reports, bool((ctx.find_root().obj or {}).get("verbose")), targets, create, hints)
 
     if skip_verify:
         say(3, "verify", "skipped (--skip-verify)")

@@ -73,7 +73,7 @@ def test_push_create_lands_history_on_the_hubs_initial_commit(start_hub, tmp_pat
     assert "initial commit" not in again.stderr
 
 
-def test_push_onto_a_branch_with_other_commits_stops_with_pull_rebase(start_hub, tmp_path):
+def test_push_onto_a_branch_with_other_commits_stops_with_the_matching_fix(start_hub, tmp_path):
     hub = start_hub()
     other = hub_clone(hub, tmp_path, "alice/shared", "other")
     (other / "theirs.txt").write_text("their work\n")
@@ -81,13 +81,24 @@ def test_push_onto_a_branch_with_other_commits_stops_with_pull_rebase(start_hub,
     hf("push", cwd=other, env=hub_env(hub))
     theirs = git("rev-parse", "HEAD", cwd=other).stdout.strip()
 
-    repo = local_history(tmp_path, hub)
-    git("remote", "add", "origin", f"{hub.url}/alice/shared", cwd=repo)
-    proc = hf("push", cwd=repo, env=hub_env(hub), check=False)
-
+    # A clone made before their push: related history, so `git pull --rebase` is the fix.
+    stale = tmp_path / "stale"
+    git("clone", "-q", authed(f"{hub.url}/alice/shared"), str(stale), env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    git("reset", "-q", "--hard", "HEAD~1", cwd=stale)
+    (stale / "mine.txt").write_text("my work\n")
+    git("add", "mine.txt", cwd=stale)
+    git("commit", "-q", "-m", "mine", cwd=stale)
+    proc = hf("push", cwd=stale, env=hub_env(hub), check=False)
     assert "[rejected]" in proc.stderr  # git's own message
     assert "push failed at step 2/3 (git push)" in proc.stderr
     assert "fix: origin/main has commits you do not have: `git pull --rebase origin main`" in proc.stderr
+
+    # A history of its own (not built on the Hub's commits): the fix merges the unrelated history.
+    repo = local_history(tmp_path, hub)
+    git("remote", "add", "origin", f"{hub.url}/alice/shared", cwd=repo)
+    proc = hf("push", cwd=repo, env=hub_env(hub), check=False)
+    assert "holds a history unrelated to yours" in proc.stderr
+    assert "`git pull --no-rebase --allow-unrelated-histories origin main`" in proc.stderr
     assert git("ls-remote", "origin", "refs/heads/main", cwd=repo).stdout.split()[0] == theirs
 
 
