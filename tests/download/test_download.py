@@ -311,3 +311,18 @@ def test_private_repo_credentials_are_asked_for_only_when_the_endpoint_wants_the
     assert open(completes(replies)[0]["path"], "rb").read() == data
     assert answers == [None, "Basic " + base64.b64encode(b"u:sekret").decode()]
     assert all("Authorization" not in h for _, h in hub.gets)          # the href never gets them
+
+
+def test_redirect_to_another_configured_hub_keeps_only_the_authorization(repo, rsps):
+    subprocess.run(["git", "config", "hf.endpoint", "https://mirror.test"], check=True)
+    data = blob(3000)
+    hub = FakeStorage(rsps, data, href="https://mirror.test/blob/{oid}")
+    start = "https://hub.test/alice/model/resolve/y"
+    rsps.add(responses.GET, start, status=307, headers={"Location": hub.href})
+    action = {"href": start, "header": {"Authorization": "Bearer hf_secret", "X-Hub-Only": "1"}}
+
+    replies = drive(download(hub.oid, len(data), action))
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    (_, headers), = hub.gets
+    assert headers["Authorization"] == "Bearer hf_secret" and "X-Hub-Only" not in headers

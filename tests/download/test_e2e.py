@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from git_hf_agent.localhub.process import ServeProcess
-from tests.download.helpers import agent_events, global_init, pushed_repo
+from tests.download.helpers import GIT_HF, agent_events, global_init, pushed_repo
 from tests.support import TOKEN, USER, git
 
 pytestmark = pytest.mark.e2e
@@ -174,3 +174,21 @@ def test_a_fault_that_never_clears_names_the_object_not_eof(start_hub, tmp_path)
     assert pull.returncode != 0
     assert f"download of {oid[:12]}" in pull.stderr and "HTTP 500" in pull.stderr
     assert "EOF" not in pull.stderr
+
+
+def test_git_hf_clone_downloads_through_the_agent_even_with_global_downloads_off(start_hub, tmp_path):
+    hub = start_hub()
+    global_init(hub)
+    files = {"model.bin": _random(20 * MIB + 3, "hfclone")}
+    pushed_repo(hub, tmp_path / "work", "hfclone", files)
+    subprocess.run([GIT_HF, "init", "--global", "--endpoint", hub.url, "--no-downloads"], check=True,
+                   capture_output=True)
+
+    clone = tmp_path / "clone"
+    proc = subprocess.run([GIT_HF, "clone", "--endpoint", hub.url, "alice/hfclone", str(clone)],
+                          capture_output=True, text=True, timeout=600)
+
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / "model.bin").read_bytes() == files["model.bin"]
+    ranged = [e for e in agent_events(clone) if e.get("event") == "object" and e.get("direction") == "download"]
+    assert [e["ranges"] for e in ranged] == [2]                      # 20 MiB in 16 MiB ranges
