@@ -179,3 +179,32 @@ def test_empty_repos_option_keeps_repos_without_a_commit(start_hub, tmp_path):
     _commit_all(work, "first")
     git("push", "-q", authed(url), "main", cwd=work)
     assert _remote_main(url, work) == git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def test_git_and_huggingface_hub_share_a_default_repo(hub, tmp_path):
+    """git + git-lfs and huggingface_hub work on the same initial-commit repo, each seeing the other's files."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    api.create_repo("alice/shared", repo_type="dataset")
+    url = f"{hub.url}/datasets/alice/shared"
+    git("lfs", "install", "--skip-repo")
+    clone = tmp_path / "clone"
+    git("clone", "-q", authed(url), str(clone))
+    git("config", f"lfs.{authed(url)}.git/info/lfs.locksverify", "false", cwd=clone)
+    (clone / "img.png").write_bytes(os.urandom(2000))  # the dataset template sends *.png to LFS
+    (clone / "data.parquet").write_bytes(os.urandom(3000))
+    _commit_all(clone, "from git")
+    git("push", "-q", "origin", "main", cwd=clone)
+
+    info = {e.path: e for e in api.get_paths_info("alice/shared", ["img.png", "data.parquet"], repo_type="dataset")}
+    assert info["img.png"].lfs.size == 2000 and info["data.parquet"].lfs.size == 3000
+    got = hf_hub_download("alice/shared", "img.png", repo_type="dataset", endpoint=hub.url, token=TOKEN,
+                          cache_dir=tmp_path / "cache")
+    assert open(got, "rb").read() == (clone / "img.png").read_bytes()
+
+    weights = os.urandom(5000)
+    api.upload_file(path_or_fileobj=weights, path_in_repo="sub/w.bin", repo_id="alice/shared", repo_type="dataset")
+    git("pull", "-q", "origin", "main", cwd=clone)
+    assert (clone / "sub" / "w.bin").read_bytes() == weights  # smudged by git-lfs from the API's upload
+    assert git("log", "--format=%s", cwd=clone).stdout.splitlines()[-1] == "initial commit"
