@@ -31,7 +31,7 @@ def test_demo_pushes_verifies_and_cleans_up(fresh_machine, tmp_path, require_git
     assert re.search(r"multipart, 4 part uploads, 200\.0 MiB received", out), out
     assert "Authorization headers sent to presigned URLs: 0" in out
     assert re.search(r"verified  yes", out)
-    assert "[3/3] verify: ok: 1 LFS files (200.0 MiB)" in proc.stderr
+    assert "[3/3] verify: ok: 1 LFS file (200.0 MiB)" in proc.stderr
     assert list(fresh_machine.iterdir()) == []  # temp dir removed
     assert sorted(p.name for p in (tmp_path / "home").rglob("*")) == home_before  # no global config written
 
