@@ -84,6 +84,10 @@ class DownloadBatch:
         self._auth: tuple[str, str] | None = None
         self._asked = False     # credentials looked up (after the endpoint asked for them)
 
+    def endpoint(self) -> str:
+        """The download endpoint (looked up once); BatchError when the repo has none."""
+        return self._resolve()
+
     def _resolve(self) -> str:
         if self._endpoint is None:
             endpoint, auth = split_credentials(download_endpoint(self.remote, self.cwd))

@@ -119,6 +119,14 @@ class DownloadEngine:
             self.prefetch.close()
         self.transport.close()
 
+    def warm(self) -> None:
+        """Resolve the LFS endpoint and sweep old temp files before the first object arrives."""
+        self._sweep()
+        try:
+            self.batch.endpoint()
+        except BatchError:
+            pass   # said again, with the object's name, at the first download
+
     def may_receive_token(self, url: str) -> bool:
         if self._endpoints is None:
             self._endpoints = hubconf.configured_endpoints()

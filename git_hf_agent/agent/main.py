@@ -149,6 +149,7 @@ class _Session:
         self.operation = "upload"
         self.engine = None
         self.downloads = None
+        self._downloads_lock = threading.Lock()
         self.refused: str | None = None
 
     def init(self, req: protocol.Init) -> None:
@@ -168,6 +169,17 @@ class _Session:
         self.log.event("init", operation=req.operation, remote=req.remote, parallel=self.args.parallel,
                        max_attempts=self.args.max_attempts, timeout=self.args.timeout, log=self.log.path,
                        verbose=self.args.verbose)
+        if req.operation == "download":
+            threading.Thread(target=self._warm_downloads, name="git-hf-warm", daemon=True).start()
+
+    def _warm_downloads(self) -> None:
+        """Build the download engine while git-lfs starts the other agents (it holds them idle until
+        the first bytes flow): a clone of many small files then pays no imports or git lookups per process
+        at its first object. Any problem is met again, and reported, at the first download."""
+        try:
+            self._download_engine().warm()
+        except Exception:  # noqa: BLE001 - reported by the first download instead
+            pass
 
     def transfer(self, req: protocol.Transfer) -> None:
         if self.refused or req.event != self.operation:
@@ -214,6 +226,10 @@ class _Session:
         self.writer.send(protocol.complete(req.oid, path=path))
 
     def _download_engine(self):
+        with self._downloads_lock:
+            return self._make_download_engine()
+
+    def _make_download_engine(self):
         if self.downloads is None:
             from git_hf_agent.agent.dlbatch import DownloadBatch
             from git_hf_agent.agent.download import DEFAULT_RANGE_SIZE, DownloadEngine, lfs_dir
