@@ -3,7 +3,8 @@
 The request body (plain, chunked or gzip-encoded) is streamed to the CGI's stdin;
 its output is relayed as a chunked response. ``REMOTE_USER`` is set only for a
 token allowed to write, which is what enables ``git-receive-pack``. Pushes are
-checked by the ``pre-receive`` hook every repo gets (:mod:`hook`).
+checked by git's fsck (``receive.fsckObjects``) and by the ``pre-receive`` hook
+every repo gets (:mod:`hook`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def smart_http(ex: Exchange, type: str | None, ns: str, name: str, rest: str) ->
         "LOCALHUB_LFS_OBJECTS": str(storage.objects),
         "LOCALHUB_REJECT_BINARY": "0" if ex.hub.config.allow_binary else "1",
         "PYTHONPATH": _PKG_PARENT,
+        # Pushed objects are checked like GitHub does: a tree naming `.git` (any case) or a malformed object is
+        # refused before anything lands (the commit API refuses those paths too: hubrules.check_repo_path).
+        "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "receive.fsckObjects", "GIT_CONFIG_VALUE_0": "true",
     })
     if ex.user and ex.can_write(repo.namespace):
         env["REMOTE_USER"] = ex.user

@@ -208,3 +208,19 @@ def test_git_and_huggingface_hub_share_a_default_repo(hub, tmp_path):
     git("pull", "-q", "origin", "main", cwd=clone)
     assert (clone / "sub" / "w.bin").read_bytes() == weights  # smudged by git-lfs from the API's upload
     assert git("log", "--format=%s", cwd=clone).stdout.splitlines()[-1] == "initial commit"
+
+
+def test_a_pushed_tree_naming_dot_git_is_refused(hub, tmp_path):
+    """What the commit API refuses (a `.GIT` path) cannot come in by a push either (git's fsck of pushed objects)."""
+    url = create_repo(hub.url, "alice/x")
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "main", str(work))
+    initial = start_from_hub(work, url)
+    blob = git("hash-object", "-w", "--stdin", cwd=work, input="[core]\n").stdout.strip()
+    inner = git("mktree", cwd=work, input=f"100644 blob {blob}\tconfig\n").stdout.strip()
+    top = git("ls-tree", "HEAD", cwd=work).stdout + f"040000 tree {inner}\t.GIT\n"
+    tree = git("mktree", cwd=work, input=top).stdout.strip()
+    commit = git("commit-tree", tree, "-p", initial, "-m", "sneaky", cwd=work).stdout.strip()
+    proc = git("push", authed(url), f"{commit}:refs/heads/main", cwd=work, check=False)
+    assert proc.returncode != 0 and "hasDotgit" in proc.stderr
+    assert _remote_main(url, work) == initial
