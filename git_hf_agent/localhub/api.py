@@ -73,7 +73,8 @@ def create_repo(ex: Exchange) -> None:
         message = f"You already created this {repo.type} repo"
         return ex.send_json(409, {"error": message, "url": url}, {"X-Error-Message": message, "X-Error-Code": "RepoExists"})
     if not ex.hub.config.empty_repos:
-        _initial_commit(GitRepo(ex.hub.storage.repo_dir(repo)), repo.type, ex.user or "localhub")
+        with ex.hub.storage.lock(f"repo:{repo.path}"):  # the lock API commits take
+            _initial_commit(GitRepo(ex.hub.storage.repo_dir(repo)), repo.type, ex.user or "localhub")
     ex.send_json(200, {"url": url, "name": repo.repo_id, "id": repo.repo_id})
 
 
