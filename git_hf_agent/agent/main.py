@@ -71,8 +71,8 @@ def _parser() -> _ArgParser:
     p.add_argument("--backoff", type=float, default=DEFAULT_BACKOFF, metavar="SECONDS",
                    help=f"first retry wait, doubled per attempt with jitter, at most 60 (default {DEFAULT_BACKOFF:g})")
     p.add_argument("--log", default=None, metavar="FILE", help=f"JSON-lines log (default <git dir>/lfs/logs/{LOG_NAME})")
-    p.add_argument("--range-size", type=_size, default=None, metavar="SIZE",   # downloads: bytes per Range GET
-                   help="downloads: bytes per Range GET")
+    p.add_argument("--range-size", type=_size, default=None, metavar="SIZE",
+                   help="downloads: bytes per Range GET; smaller objects are one plain GET (default 16MiB)")
     p.add_argument("--verbose", action="store_true",
                    help="more detail in the log and events: HTTP headers (Authorization masked), progress 4 times a second")
     p.add_argument("-h", "--help", action="store_true", help="print this help and exit")
