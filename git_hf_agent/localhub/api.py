@@ -19,8 +19,8 @@ from git_hf_agent.lfspointer import Pointer
 from git_hf_agent.localhub import hubrules
 from git_hf_agent.localhub.config import MAX_REGULAR_BLOB
 from git_hf_agent.localhub.gitrepo import BlobWriter, GitError, GitRepo, MissingPath
-from git_hf_agent.localhub.repoids import canonical
 from git_hf_agent.localhub.hubrules import LFS_SIZE, SAMPLE_SIZE, PathError, PathRules
+from git_hf_agent.localhub.repoids import canonical
 from git_hf_agent.localhub.server import DRAIN_LIMIT, Exchange, HttpError, Route, not_found, route
 from git_hf_agent.localhub.storage import StorageError, check_oid
 
@@ -54,8 +54,8 @@ def _repo_from_body(ex: Exchange) -> tuple[RepoId, dict]:
         raise HttpError(400, "expected JSON {name, organization?, type: model|dataset|space, private?}")
     if "/" in name:  # accept "ns/name" too
         org, _, name = name.partition("/")
-    if org.casefold() == user.casefold():
-        org = user  # namespaces match case-insensitively, as on the Hub
+    # Namespaces match case-insensitively, as on the Hub: "ALICE" is the user alice, never a new organisation.
+    org = next((u for u in sorted(ex.hub.config.users | {user}) if u.casefold() == org.casefold()), org)
     try:
         repo = canonical(ex.hub.storage.repos, RepoId(org, name, repo_type))
     except ValueError as exc:

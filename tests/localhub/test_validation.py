@@ -90,6 +90,9 @@ def test_repo_creation_rules(hub, start_hub):
     foreign = requests.post(f"{other.url}/api/repos/create", json={"name": "x", "organization": "bob"},
                             headers=AUTH, timeout=30)
     assert foreign.status_code == 403
+    shouted = requests.post(f"{other.url}/api/repos/create", json={"name": "x", "organization": "BOB"},
+                            headers=AUTH, timeout=30)
+    assert shouted.status_code == 403  # namespaces match case-insensitively: BOB is the user bob
     org = requests.post(f"{other.url}/api/repos/create", json={"name": "x", "organization": "acme"},
                         headers=AUTH, timeout=30)
     assert org.status_code == 200
