@@ -331,6 +331,8 @@ class _Download:
         reached = [0]   # bytes of this span on disk; a retry continues from there
 
         def get(attempt: int) -> None:
+            if reached[0] >= span.length:   # every byte arrived before the connection failed
+                return
             resp = self._open(span.header(reached[0]), attempt, part=span.index + 1)
             with resp:
                 if resp.status_code == 200:
