@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import threading
 import uuid
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Storage:
         self.incomplete = self.root / "lfs" / "incomplete"
         for d in (self.repos, self.objects, self.incomplete):
             d.mkdir(parents=True, exist_ok=True)
-        self._locks: dict[str, threading.RLock] = {}
+        self._locks: weakref.WeakValueDictionary[str, threading.RLock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
         self.uploads = Uploads(self.incomplete, self.lock)
 
@@ -63,7 +64,10 @@ class Storage:
         return path.read_bytes()
 
     def lock(self, key: str) -> threading.RLock:
-        """A per-key lock (``oid:<oid>`` or ``repo:<path>``) serialising completions, pre-hashing and commits."""
+        """A per-key lock (``upload:<id>``, ``repo:<path>``) serialising uploads' state changes and commits.
+
+        Kept only while someone holds it (weak values), so the table does not grow with every upload ever seen.
+        """
         with self._locks_guard:
             return self._locks.setdefault(key, threading.RLock())
 
