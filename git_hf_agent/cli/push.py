@@ -254,7 +254,8 @@ def split_leases(extra: tuple[str, ...]) -> tuple[list[str], tuple[str, ...]]:
 @click.option("-o", "--push-option", "push_options", multiple=True, metavar="OPT", help="git push --push-option.")
 @click.option("--dry-run", is_flag=True, help="Print the upload plan and check findings; send nothing.")
 @click.option("--skip-verify", is_flag=True, help="Skip checking the Hub after the push.")
-@click.option("--no-verify", is_flag=True, hidden=True)
+@click.option("--no-verify", is_flag=True,
+              help="Refused: in git it skips the pre-push hook that uploads LFS objects (use --skip-verify).")
 @click.pass_context
 def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], create: bool, force: bool,
         set_upstream: bool, tags: bool, push_options: tuple[str, ...], dry_run: bool, skip_verify: bool,
