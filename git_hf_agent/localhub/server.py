@@ -36,6 +36,8 @@ from git_hf_agent.localhub.throttle import TokenBucket, block_size
 from git_hf_agent.redact import redact_text, redact_url
 
 BLOCK = 1024 * 1024
+SMALL_BLOCK = 64 * 1024
+BIG_BUFFERS = 24  # connections reading bodies in 1 MiB blocks at once; others use 64 KiB (bounds RSS)
 JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
 DRAIN_LIMIT = 1024 * 1024 * 1024  # an error answer first reads (and drops) a body up to this size
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
@@ -92,11 +94,26 @@ class Hub:
         self.total_bucket = TokenBucket(config.total_rate)
         self.routes = routes
         self.stopping = threading.Event()
+        self._buffers_lock = threading.Lock()
+        self._big_buffers = 0
         self.base_url = ""  # set once the port is bound
 
     @property
     def public_url(self) -> str:
         return (self.config.public_url or self.base_url).rstrip("/")
+
+    def take_buffer(self) -> bytearray:
+        """A body read buffer: 1 MiB for up to BIG_BUFFERS connections at once, 64 KiB beyond (bounds RSS)."""
+        with self._buffers_lock:
+            if self._big_buffers < BIG_BUFFERS:
+                self._big_buffers += 1
+                return bytearray(BLOCK)
+        return bytearray(SMALL_BLOCK)
+
+    def give_buffer(self, buffer: bytearray) -> None:
+        if len(buffer) == BLOCK:
+            with self._buffers_lock:
+                self._big_buffers -= 1
 
     def host_allowed(self, host: str) -> bool:
         """Is ``host`` (a Host header value) a name of this server with its port? (see Exchange.public_url)"""
@@ -120,7 +137,16 @@ class Exchange(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.hub: Hub = self.server.hub  # type: ignore[attr-defined]
         self.conn_bucket = TokenBucket(self.hub.config.conn_rate)
-        self._buffer = bytearray(BLOCK)
+        self._buffer: bytearray | None = None  # taken by the first body read: idle connections stay small
+
+    def finish(self) -> None:
+        super().finish()
+        self._give_back_buffer()
+
+    def _give_back_buffer(self) -> None:
+        if self._buffer is not None:
+            self.hub.give_buffer(self._buffer)
+            self._buffer = None
 
     def log_request(self, code="-", size="-") -> None:
         """Silenced: _dispatch logs one line per request, with the URL redacted."""
@@ -195,6 +221,7 @@ class Exchange(BaseHTTPRequestHandler):
             sys.stderr.write("localhub: handler error\n" + redact_text(traceback.format_exc()))
             self._error(500, "internal error in the local Hub (see its log)")
         finally:
+            self._give_back_buffer()  # one request at a time holds it
             if not self._body_consumed:
                 self.close_connection = True
             ms = (time.monotonic() - started) * 1000
@@ -358,8 +385,10 @@ class Exchange(BaseHTTPRequestHandler):
         self._body_consumed = True
 
     def _fixed(self, n: int) -> Iterator[memoryview]:
+        if self._buffer is None:
+            self._buffer = self.hub.take_buffer()
         view = memoryview(self._buffer)
-        step = block_size(BLOCK, self.conn_bucket, self.hub.total_bucket)
+        step = block_size(len(self._buffer), self.conn_bucket, self.hub.total_bucket)
         while n > 0:
             want = min(step, n)
             self.conn_bucket.take(want)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import psutil
 import requests
@@ -116,3 +117,26 @@ def test_storage_urls_refuse_wrong_sizes_without_a_5xx(start_hub):
     assert requests.put(action["href"], data=data, timeout=30).status_code == 200
     bad_query = action["href"].replace("size=100", "size=abc")
     assert requests.put(bad_query, data=data, timeout=30).status_code == 403  # the signature covers it
+
+
+def test_many_connections_sending_bodies_at_once_keep_the_server_small(start_hub):
+    """Each connection reading a body holds a buffer; past a few dozen they get small ones (RSS stays bounded)."""
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(3 * MiB)
+    action = batch(hub.url, "alice/x", [(oid(data), len(data))]).json()["objects"][0]["actions"]["upload"]
+    url = action["header"]["00001"].split(hub.url, 1)[1]
+    host, port = hub.url.split("//")[1].rsplit(":", 1)
+    socks = []
+    try:
+        for _ in range(150):
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            sock.sendall(f"PUT {url} HTTP/1.1\r\nHost: x\r\nContent-Length: {MiB}\r\n\r\n".encode() + bytes(900 * 1024))
+            socks.append(sock)
+        time.sleep(0.5)  # let the server read what was sent
+        rss = psutil.Process(hub.proc.pid).memory_info().rss
+        assert rss < 100 * MiB, f"server RSS {rss / MiB:.0f} MiB with 150 bodies in flight"
+    finally:
+        for sock in socks:
+            sock.close()
+    assert requests.put(action["header"]["00001"], data=data[:MiB], timeout=30).status_code == 200
