@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import click
 
 from git_hf_agent import downloadsetup, hubapi, hubconf
+from git_hf_agent.apifailure import ApiFailure
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
 from git_hf_agent.redact import redact_url
@@ -244,12 +245,15 @@ def check_origin(config: GitConfig, base: str, endpoints: list[str]) -> list[Che
 def check_endpoint(base: str, token: str | None) -> list[Check]:
     """Reachability (an anonymous request), then ``whoami`` with ``token`` if there is one to send."""
     shown = redact_url(base)
+    start = time.monotonic()
     try:
         urllib.request.urlopen(f"{base}/api/whoami-v2", timeout=15).close()
     except urllib.error.HTTPError:
         pass  # any HTTP answer (401 without a token) means it is reachable
     except (urllib.error.URLError, OSError) as exc:
-        return [Check("endpoint", False, f"{shown} unreachable: {getattr(exc, 'reason', exc)}",
+        failure = ApiFailure("GET", f"{base}/api/whoami-v2", reason=str(getattr(exc, "reason", exc)),
+                             elapsed=time.monotonic() - start)
+        return [Check("endpoint", False, f"{shown} unreachable: {failure.describe()}",
                       "check the network, proxies and the endpoint (--endpoint or HF_ENDPOINT)")]
     checks = [Check("endpoint", True, f"{shown} reachable")]
     if token:
