@@ -44,3 +44,10 @@ def test_create_failure_names_status_attempts_and_elapsed_time(start_hub, tmp_pa
     assert re.search(r"the Hub at http://127\.0\.0\.1:\d+ failed: POST http://127\.0\.0\.1:\d+/api/repos/create "
                      r"answered 500 \(1 attempt, \d+\.\d s\)", proc.stderr), proc.stderr
     assert "fix: retry later" in proc.stderr and TOKEN not in proc.stderr
+
+
+@pytest.mark.e2e
+def test_doctor_names_the_failed_request(tmp_path):
+    repo = new_repo(tmp_path / "r")
+    proc = hf("doctor", "--endpoint", "http://127.0.0.1:9", cwd=repo, env={"HF_TOKEN": TOKEN}, check=False)
+    assert re.search(r"GET http://127\.0\.0\.1:9/api/whoami-v2 failed: .*\(1 attempt, \d+\.\d s\)", proc.stdout), proc.stdout
