@@ -148,6 +148,7 @@ class _Session:
         self.remote = "origin"
         self.operation = "upload"
         self.engine = None
+        self.gone = False   # git-lfs closed our stdout
         self.downloads = None
         self._downloads_lock = threading.Lock()
         self.refused: str | None = None
@@ -192,6 +193,8 @@ class _Session:
                 self._download(req)
             else:
                 self._upload(req)
+        except BrokenPipeError:
+            raise   # git-lfs is gone: run() stops
         except Exception as exc:  # noqa: BLE001 - one object's bug must not end the process
             self.log.event("bug", oid=req.oid, error=f"{type(exc).__name__}: {exc}")
             self.fail(req.oid, protocol.E_INTERNAL, (
@@ -202,12 +205,23 @@ class _Session:
         from git_hf_agent.agent.upload import Job, ObjectFailed
 
         engine = self._engine()
-        job = Job(oid=req.oid, size=req.size, path=req.path or "", action=req.action,
-                  emit=lambda so_far, since: self.writer.send(protocol.progress(req.oid, so_far, since)))
+
+        def emit(so_far: int, since: int) -> None:
+            try:
+                self.writer.send(protocol.progress(req.oid, so_far, since))
+            except OSError:   # git-lfs is gone (killed): stop sending rather than retry into the void
+                self.gone = True
+                engine.stop()
+
+        job = Job(oid=req.oid, size=req.size, path=req.path or "", action=req.action, emit=emit)
         try:
             engine.upload(job)
-        except ObjectFailed as failed:
-            self.fail(req.oid, failed.code, failed.message, req.size)
+        except Exception as exc:
+            if self.gone:
+                raise BrokenPipeError("git-lfs closed the protocol pipe") from exc
+            if not isinstance(exc, ObjectFailed):
+                raise
+            self.fail(req.oid, exc.code, exc.message, req.size)
             return
         self.writer.send(protocol.complete(req.oid))
 

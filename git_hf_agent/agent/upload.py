@@ -97,6 +97,15 @@ class Engine:
         self.parallel = parallel
         self.git_dir = git_dir
         self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-part")
+        self.stopped = threading.Event()
+        self._current: _Upload | None = None
+
+    def stop(self) -> None:
+        """Abandon the upload in progress (git-lfs went away); confirmed parts stay in the journal."""
+        self.stopped.set()
+        current = self._current
+        if current is not None:
+            current.cancel.set()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -125,10 +134,11 @@ class Engine:
         except OSError as exc:
             raise ObjectFailed(protocol.E_LOCAL_FILE, f"cannot read the object file {job.path}: {exc.strerror}. "
                                "Next: check its permissions and re-run `git push`") from None
-        upload = _Upload(self, job, fd)
+        upload = self._current = _Upload(self, job, fd)
         try:
             result = upload.run(plan)
         finally:
+            self._current = None
             upload.progress.close()
             os.close(fd)
         took = max(time.monotonic() - start, 1e-6)
@@ -163,6 +173,8 @@ class _Upload:
         self.job = job
         self.fd = fd
         self.cancel = threading.Event()
+        if engine.stopped.is_set():
+            self.cancel.set()
         self.policy = replace(engine.policy, cancel=self.cancel)
         self.report = Report(engine.log, job.oid, job.size, lambda: self.progress.counted)
         self.progress = Progress(job.size, self._progressed)
@@ -198,6 +210,8 @@ class _Upload:
                 self._give_up_upload(new.reason)
                 self.progress.restart()
                 self.cancel = threading.Event()
+                if self.e.stopped.is_set():
+                    self.cancel.set()
                 self.policy = replace(self.e.policy, cancel=self.cancel)
                 plan = new.plan
         raise ObjectFailed(protocol.E_TRANSFER, (

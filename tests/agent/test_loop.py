@@ -12,7 +12,7 @@ import time
 import pytest
 
 from git_hf_agent.agent.main import run
-from tests.agent.fakehub import init_line
+from tests.agent.fakehub import DATA, init_line, upload_line
 from tests.agent.realgit import AGENT
 
 
@@ -93,3 +93,29 @@ def test_git_lfs_going_away_ends_the_loop_quietly(repo):
     stderr = io.StringIO()
     assert run(io.StringIO(init_line() + "\n"), _ClosedPipe(), [], stderr=stderr) == 1
     assert "closed the protocol pipe" in stderr.getvalue()
+
+
+class _ClosedAfter(io.StringIO):
+    """stdout of an agent whose git-lfs dies after ``lines`` lines (kill -9 of git-lfs)."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.left = lines
+
+    def write(self, text: str) -> int:
+        if self.left <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.left -= 1
+        return super().write(text)
+
+
+def test_git_lfs_gone_mid_upload_stops_the_upload_instead_of_retrying(repo, hub, obj):
+    oid, path = obj
+    stdin = io.StringIO(init_line() + "\n" + upload_line(oid, len(DATA), path, hub.action()) + "\n")
+    stderr = io.StringIO()
+    code = run(stdin, _ClosedAfter(1), ["--parallel", "1", "--backoff", "0.01", "--log", str(repo / "l.jsonl")],
+               stderr=stderr)
+    assert code == 1
+    assert hub.calls("part") == 1 and hub.calls("complete") == 0   # the part in flight, then nothing
+    assert "confirmed parts are kept" in stderr.getvalue()
+    assert "bug" not in (repo / "l.jsonl").read_text()
