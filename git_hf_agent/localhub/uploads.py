@@ -216,13 +216,13 @@ class Uploads:
             for block in blocks:
                 md5.update(block)
                 with state.gate:
-                    self._check_writable(state, part, token)
+                    self._check_writable(state)
                     _pwrite_all(fd, block, offset + total)
                     part.gen += 1
                 total += len(block)
             _check_length(number, total, upload.part_size(number))
             with state.gate:
-                self._check_writable(state, part, token)
+                self._check_writable(state)
                 _write_atomic(self.dir(upload.upload_id) / f"{number:05d}.etag", md5.hexdigest().encode())
                 part.gen += 1
                 part.writer = None
@@ -239,11 +239,9 @@ class Uploads:
                         self._apply_pending(upload, number, part)
 
     @staticmethod
-    def _check_writable(state: _Live, part: _Part, token: object) -> None:
+    def _check_writable(state: _Live) -> None:
         if state.closed:
             raise StorageError(404, "The multipart upload is being completed; this part was refused")
-        if part.writer is not token:
-            raise StorageError(409, "another PUT of this part replaced this one; retry it")
 
     def _write_aside(self, upload: Upload, number: int, blocks, state: _Live) -> str:
         """A re-sent part: received into a temp file, then copied over the part at once."""
@@ -252,8 +250,7 @@ class Uploads:
             etag, total = _write_hashed(tmp, blocks, hashlib.md5())
             _check_length(number, total, upload.part_size(number))
             with state.gate:
-                if state.closed:
-                    raise StorageError(404, "The multipart upload is being completed; this part was refused")
+                self._check_writable(state)
                 part = state.part(number)
                 if part.writer is not None:  # the in-place PUT is still running: whichever ends last wins
                     if part.pending is not None:
