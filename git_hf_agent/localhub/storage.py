@@ -29,7 +29,7 @@ from pathlib import Path
 
 from git_hf_agent.hubconf import RepoId
 from git_hf_agent.localhub.errors import StorageError, check_oid  # noqa: F401 - re-exported
-from git_hf_agent.localhub.uploads import Uploads
+from git_hf_agent.localhub.uploads import Uploads, write_hashed
 
 HELD = "lfs-objects"  # in each bare repo: one empty file per LFS object the repo holds
 _HOOK = """#!/bin/sh
@@ -161,7 +161,7 @@ class Storage:
         check_oid(oid)
         tmp = self.temp_file(oid)
         try:
-            sha, total = _write_hashed(tmp, blocks, hashlib.sha256())
+            sha, total = write_hashed(tmp, blocks, hashlib.sha256())
             _check_content(oid, size, total, sha)
             return self.publish(tmp, oid)
         finally:
@@ -183,22 +183,6 @@ def held_size(repo_dir: Path, objects: Path, oid: str) -> int | None:
         return (objects / oid[0:2] / oid[2:4] / oid).stat().st_size
     except (FileNotFoundError, StorageError):
         return None
-
-
-def _write_hashed(path: Path, blocks, hasher) -> tuple[str, int]:
-    """Write byte blocks to a new file while hashing them; (hex digest, bytes written)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    total = 0
-    try:
-        for block in blocks:
-            hasher.update(block)
-            total += len(block)
-            view = memoryview(block)
-            while view:
-                view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-    return hasher.hexdigest(), total
 
 
 def _check_content(oid: str, size: int, total: int, sha: str) -> None:

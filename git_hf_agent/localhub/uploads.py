@@ -247,7 +247,7 @@ class Uploads:
         """A re-sent part: received into a temp file, then copied over the part at once."""
         tmp = self.dir(upload.upload_id) / f"{number:05d}.{uuid.uuid4().hex}.tmp"
         try:
-            etag, total = _write_hashed(tmp, blocks, hashlib.md5())
+            etag, total = write_hashed(tmp, blocks, hashlib.md5())
             _check_length(number, total, upload.part_size(number))
             with state.gate:
                 self._check_writable(state)
@@ -437,8 +437,8 @@ def _check_length(number: int, total: int, expected: int) -> None:
         raise StorageError(400, f"part {number}: received {total} bytes, expected {expected}")
 
 
-def _write_hashed(path: Path, blocks, hasher) -> tuple[str, int]:
-    """Write byte blocks to a new file while hashing them; (hex digest, bytes written)."""
+def write_hashed(path: Path, blocks, hasher) -> tuple[str, int]:
+    """Write byte blocks to a new file while hashing them; (hex digest, bytes written). Also single PUTs' writer."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     total = 0
     try:
