@@ -40,15 +40,21 @@ def _agents(root_pid: int) -> list[psutil.Process]:
     return found
 
 
-def _kill_agents_at(ch, parts: int):
-    """Start ``git push``, kill -9 its agents once ``parts`` parts were accepted; return the stats then."""
+def _kill_agents_at(ch, parts: int, victim: str = "agent"):
+    """Start ``git push``; once ``parts`` parts were accepted kill -9 its agents (``agent``) or the whole
+    ``git push`` with git-lfs and the agents (``push``: its process group); return the stats then."""
     push = subprocess.Popen(["git", "push", "origin", "main"], cwd=ch.repo, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_for(lambda: ch.stats()["part_puts"] >= parts, 60, f"{parts} parts accepted before the kill")
         agents = wait_for(lambda: _agents(push.pid), 10, "the agent process")
+        if victim == "push":
+            os.killpg(push.pid, signal.SIGKILL)
         for agent in agents:
-            os.kill(agent.pid, signal.SIGKILL)
+            try:
+                os.kill(agent.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         push.communicate(timeout=60)
     finally:
         if push.poll() is None:
@@ -64,13 +70,13 @@ def _since(ch, before: dict) -> list[dict]:
     return events[before["log_lines"]:]
 
 
-@pytest.mark.parametrize("reuse", ["keep", "new"])
-def test_kill9_at_60_percent_then_repush_sends_only_unfinished_parts(start_hub, tmp_path, reuse):
+@pytest.mark.parametrize(("reuse", "victim"), [("keep", "agent"), ("new", "agent"), ("new", "push")])
+def test_kill9_at_60_percent_then_repush_sends_only_unfinished_parts(start_hub, tmp_path, reuse, victim):
     """Whether the Hub hands back the upload in progress (keep) or a new one (new), the second
     push continues the first upload: only the parts not confirmed at the kill are sent."""
     ch = setup(start_hub, tmp_path, "--conn-rate", "2MB", "--upload-reuse", reuse,
                agent_args=("--parallel", str(PARALLEL)), size=32 * MiB)
-    before = _kill_agents_at(ch, int(ch.nparts * 0.6))
+    before = _kill_agents_at(ch, int(ch.nparts * 0.6), victim)
     accepted = ch.part_counts()
     assert int(ch.nparts * 0.6) <= len(accepted) < ch.nparts, f"kill did not land mid-upload: {len(accepted)} parts"
     before["log_lines"] = len(ch.log_events())
@@ -87,7 +93,7 @@ def test_kill9_at_60_percent_then_repush_sends_only_unfinished_parts(start_hub, 
     [done] = [e for e in _since(ch, before) if e["event"] == "object_done"]
     assert done["bytes_sent"] == second
     missing = ch.size - len(accepted) * CHUNK
-    print(f"[{reuse}] killed at {len(accepted)}/{ch.nparts} parts accepted; the second push sent {second} part "
+    print(f"[{reuse}, kill {victim}] killed at {len(accepted)}/{ch.nparts} parts accepted; the second push sent {second} part "
           f"bytes for {missing} missing: {second - missing} re-sent")
     assert second <= missing + PARALLEL * CHUNK, (
         f"second push sent {second} part bytes; {missing} were missing, at most {PARALLEL} parts in flight")
