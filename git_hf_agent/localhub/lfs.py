@@ -39,7 +39,7 @@ def batch(ex: Exchange, type: str | None, ns: str, name: str) -> None:
         raise HttpError(422, f"operation must be 'upload' or 'download', not {_shown(operation)}")
     if operation == "upload":
         ex.check_access(repo, write=True)  # 401 (git then asks its credential helper) or 403
-        ex.hub.storage.uploads.sweep()
+        ex.hub.storage.uploads.sweep(every=min(60, ex.hub.config.url_ttl))
     objects = body.get("objects")
     transfers = body.get("transfers") or ["basic"]
     if not isinstance(objects, list) or not isinstance(transfers, list):

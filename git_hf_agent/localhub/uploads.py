@@ -343,10 +343,10 @@ class Uploads:
             except OSError:
                 pass
 
-    def sweep(self, now: float | None = None) -> int:
-        """Remove uploads (and tombstones) whose every URL has expired; at most once a minute. Count removed."""
-        now = time.time() if now is None else now
-        if now - self._swept < SWEEP_EVERY:
+    def sweep(self, every: float = SWEEP_EVERY) -> int:
+        """Remove uploads (and tombstones) whose every URL has expired, at most once per ``every`` s; count removed."""
+        now = time.time()
+        if now - self._swept < every:
             return 0
         self._swept, removed = now, 0
         for path in self.root.iterdir():

@@ -300,3 +300,16 @@ def test_downloads_honour_single_byte_ranges(hub):
         assert resp.status_code == 200 and resp.content == data, value
     head = requests.head(href, headers={"Range": "bytes=10-19"}, timeout=30)
     assert head.status_code == 206 and head.headers["Content-Length"] == "10"
+
+
+def test_uploads_whose_urls_expired_are_removed_from_disk(start_hub):
+    hub = start_hub("--url-ttl", "1", "--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(2 * MiB)
+    action = upload_action(hub.url, "alice/x", data)
+    assert requests.put(part_urls(action)[0], data=data[:MiB], timeout=30).status_code == 200
+    incomplete = hub.root / "lfs" / "incomplete"
+    assert [p for p in incomplete.iterdir() if p.is_dir() and p.name != "keep"]
+    time.sleep(2.5)
+    batch(hub.url, "alice/x", [(oid(b"other"), 5)])  # batches sweep expired uploads
+    assert not [p for p in incomplete.iterdir() if p.is_dir() and p.name != "keep"]
