@@ -1,7 +1,7 @@
 """The agent's two outputs besides the protocol: human lines on stderr, JSON lines in a file.
 
 stdout belongs to the protocol, so nothing here ever writes to it. git-lfs shows
-the agent's stderr as ``xfer[multipart]:`` lines under ``GIT_TRACE=1``. The file
+the agent's stderr as ``xfer[git-hf-agent]:`` lines under ``GIT_TRACE=1``. The file
 log (``--log``, default ``<git dir>/lfs/logs/git-hf-agent.jsonl``) gets one JSON
 object per event (schema in docs/agent.md, "Events"); past 32 MiB it is moved to
 ``<log>.1`` when a process opens it, so it never grows without bound. When an
