@@ -3,8 +3,9 @@
 One file per (oid, upload id) under ``<git dir>/lfs/tmp/git-hf-agent/``, private
 (mode 0600 in a 0700 directory: it holds presigned URLs, which are secrets). The
 first line describes the upload: oid, upload id, size, chunk size, part count,
-and the action itself (completion URL, part URLs) with the epoch second its URLs
-expire, so a later push can continue this upload on its own even when the
+the LFS endpoint (which repo the upload is for), and the action itself
+(completion URL, part URLs) with the epoch second its URLs expire, so a later
+push to the same endpoint can continue this upload on its own even when the
 server hands out a new upload for the same object. Each following line records
 one part the server answered 2xx with an ETag. Every append is flushed and
 fsync'd before the part counts as done, so a kill -9 loses at most the parts in
@@ -43,11 +44,12 @@ class Journal:
     """Confirmed parts of one upload plus its action; thread-safe appends, durable before they count."""
 
     def __init__(self, directory: Path, oid: str, upload_id: str, size: int, chunk_size: int, nparts: int,
-                 action: dict[str, Any] | None = None, deadline: float | None = None) -> None:
+                 action: dict[str, Any] | None = None, deadline: float | None = None,
+                 endpoint: str | None = None) -> None:
         self.directory = directory
         self.oid = oid
         self.header: dict[str, Any] = {"oid": oid, "upload_id": upload_id, "size": size, "chunk_size": chunk_size,
-                                       "parts": nparts, "action": action, "deadline": deadline}
+                                       "parts": nparts, "endpoint": endpoint, "action": action, "deadline": deadline}
         tag = hashlib.sha256(upload_id.encode()).hexdigest()[:16]
         self.path = directory / f"{oid}.{tag}.jsonl"
         self.done: dict[int, str] = {}
@@ -65,6 +67,12 @@ class Journal:
         return action if isinstance(action, dict) else None
 
     @property
+    def endpoint(self) -> str | None:
+        """The LFS endpoint the upload was made for (None: unknown, or an older version wrote it)."""
+        value = self.header.get("endpoint")
+        return value if isinstance(value, str) else None
+
+    @property
     def deadline(self) -> float | None:
         value = self.header.get("deadline")
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -76,18 +84,19 @@ class Journal:
 
     @classmethod
     def open(cls, directory: Path, oid: str, upload_id: str, size: int, chunk_size: int, nparts: int,
-             action: dict[str, Any] | None = None, deadline: float | None = None) -> "Journal":
+             action: dict[str, Any] | None = None, deadline: float | None = None,
+             endpoint: str | None = None) -> "Journal":
         """Load the journal for this upload (keeping only records that match it) or start one.
 
         When the upload already has confirmed parts and ``action`` differs from the
         journaled one (fresh URLs for the same upload), the header is rewritten so a
         later push finds the freshest URLs.
         """
-        journal = cls(directory, oid, upload_id, size, chunk_size, nparts, action, deadline)
+        journal = cls(directory, oid, upload_id, size, chunk_size, nparts, action, deadline, endpoint)
         found = _read(journal.path)
         if found is not None and all(found[0].get(k) == journal.header[k] for k in _IDENTITY):
             journal.done = found[1]
-            if journal.done and (found[0].get("action"), found[0].get("deadline")) != (action, deadline):
+            if journal.done and any(found[0].get(k) != journal.header[k] for k in ("action", "deadline", "endpoint")):
                 journal._rewrite()
         return journal
 
@@ -102,7 +111,7 @@ class Journal:
             header, done = read
             try:
                 journal = cls(directory, header["oid"], header["upload_id"], header["size"], header["chunk_size"],
-                              header["parts"], header.get("action"), header.get("deadline"))
+                              header["parts"], header.get("action"), header.get("deadline"), header.get("endpoint"))
             except (KeyError, TypeError, AttributeError):
                 continue
             if journal.path == path and header["oid"] == oid and header["size"] == size:
@@ -181,10 +190,15 @@ class Journal:
             pass
 
     def remove_others(self) -> list[Path]:
-        """Delete journals of other uploads of the same oid (this one is the upload in use)."""
+        """Delete journals of other uploads of the same oid to the same endpoint (this one is in use).
+
+        Journals of uploads to another endpoint (the same file pushed to another repo) are kept.
+        """
         removed = []
         for other in self.directory.glob(f"{self.oid}.*.jsonl"):
-            if other != self.path:
+            found = _read(other)
+            theirs = found[0].get("endpoint") if found is not None else None
+            if other != self.path and (theirs is None or theirs == self.endpoint):
                 try:
                     other.unlink()
                     removed.append(other)

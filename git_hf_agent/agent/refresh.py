@@ -113,6 +113,15 @@ class Refresher:
         self._endpoint: str | None = None
         self._auth: tuple[str, str] | None = None
 
+    def endpoint_id(self) -> str | None:
+        """The LFS endpoint without credentials (which Hub repo an upload belongs to); None if unknown."""
+        if not hasattr(self, "_endpoint_id"):
+            try:
+                self._endpoint_id = split_credentials(lfs_endpoint(self.remote, self.cwd))[0]
+            except RefreshError:
+                self._endpoint_id = None
+        return self._endpoint_id
+
     def _resolve(self) -> str:
         if self._endpoint is None:
             endpoint, auth = split_credentials(lfs_endpoint(self.remote, self.cwd))

@@ -221,7 +221,9 @@ class _Upload:
     def _resume_choice(self, offered: Plan) -> Plan:
         """The plan to run: ``offered``, or a journaled upload of this object whose URLs are still valid."""
         directory = journal_dir_for(self.job.path, self.e.git_dir)
-        saved = [j for j in Journal.saved(directory, self.job.oid, self.job.size) if j.done]
+        endpoint = self.e.refresher.endpoint_id()
+        saved = [j for j in Journal.saved(directory, self.job.oid, self.job.size)
+                 if j.done and j.endpoint in (None, endpoint)]   # another repo's upload is not ours to finish
         if not saved or any(isinstance(offered, MultipartPlan) and j.upload_id == offered.upload_id for j in saved):
             return offered   # nothing to resume, or the server kept the upload: the journal is opened as usual
         checked = [(j, *self._journaled(j)) for j in saved]
@@ -243,6 +245,8 @@ class _Upload:
         """The journal's own upload as a plan, or None and why it cannot be continued."""
         if journal.action is None:
             return None, "its journal has no upload URLs (written by an older git-hf-agent)"
+        if journal.endpoint is None:
+            return None, "the LFS endpoint it was made for is unknown"
         deadline = journal.deadline
         if deadline is not None and deadline - time.time() < RESUME_MARGIN:
             return None, f"its URLs expired at {_utc(deadline)}"
@@ -335,7 +339,7 @@ class _Upload:
             return _Memo()
         directory = journal_dir_for(self.job.path, self.e.git_dir)
         journal = Journal.open(directory, self.job.oid, plan.upload_id, self.job.size, plan.chunk_size, len(plan.parts),
-                               plan.action, plan.deadline)
+                               plan.action, plan.deadline, self.e.refresher.endpoint_id())
         for old in journal.remove_others():
             self.e.log.say(f"removed the journal of an older upload: {old.name}")
         return journal

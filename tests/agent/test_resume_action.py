@@ -15,15 +15,16 @@ import time
 
 import pytest
 
-from tests.agent.fakehub import CHUNK, DATA, drive, init_line, make_object, upload_line
+from tests.agent.fakehub import CHUNK, DATA, REMOTE, drive, init_line, upload_line
 
 
 
-def push(repo, hub, obj, *args, action=None):
+def push(repo, hub, obj, *args, action=None, remote=REMOTE):
     """One agent run (its own log file, so each transcript's events are that run's only)."""
     oid, path = obj
     log = repo / f"agent-{time.monotonic_ns()}.jsonl"
-    return drive([init_line(), upload_line(oid, len(DATA), path, action or hub.action())], log, "--parallel", "1", *args)
+    return drive([init_line(remote), upload_line(oid, len(DATA), path, action or hub.action())], log,
+                 "--parallel", "1", *args)
 
 
 def journals(repo):
@@ -132,3 +133,18 @@ def test_journal_of_an_older_version_without_urls_is_not_continued(repo, hub, ob
 
     assert hub.stored and sorted(hub.uploads["up-2"]) == [1, 2, 3, 4]
     assert "has no upload URLs" in t.stderr
+
+
+def test_journaled_upload_to_another_repo_is_neither_continued_nor_deleted(repo, hub, obj):
+    """The same file pushed to a second repo must land there, not complete the first repo's upload."""
+    first_push_stops_after_two_parts(repo, hub, obj)
+    [theirs] = journals(repo)
+    assert json.loads(theirs.read_text().splitlines()[0])["endpoint"] == f"{REMOTE}.git/info/lfs"
+    hub.new_upload("up-2")
+
+    t = push(repo, hub, obj, remote="https://hub.test/alice/other-model")
+
+    assert t.completes == [{"event": "complete", "oid": obj[0]}]
+    assert sorted(hub.uploads["up-2"]) == [1, 2, 3, 4] and sorted(hub.uploads["up-1"]) == [1, 2]
+    assert "continuing" not in t.stderr
+    assert theirs.exists()    # the first repo's push can still be resumed
