@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
+import click
 import pygit2
 
 from git_hf_agent.errors import HfError
@@ -170,3 +171,46 @@ def move_local(repo: GitRepo, src: str, old: str, tip: str) -> str:
         repo.git("update-ref", "-m", "git hf push: merge the Hub's initial commit", name, tip, old)
         return src
     return tip
+
+
+def land(repo: GitRepo, remote: str, targets: list, dry_run: bool) -> dict[str, str]:
+    """For ``git hf push``: build on the Hub's initial commit where a target branch holds only that.
+
+    ``targets`` are :class:`git_hf_agent.cli.push.Target`; a landed one is updated in place.
+    Returns, per Hub branch git will reject for another reason, a fix fitted to it.
+    """
+    todo = [t for t in targets if t.branch and not t.forced]
+    heads = (remote_heads(repo, remote) or {}) if todo else {}
+    hints = {}
+    for t in todo:
+        old = heads.get(t.dst)
+        if old is not None and not is_ancestor(repo, old, t.src):
+            hint = _land_one(repo, remote, t, dry_run)
+            if hint:
+                hints[t.dst] = hint
+    return hints
+
+
+def _land_one(repo: GitRepo, remote: str, t, dry_run: bool) -> str | None:
+    """Merge the Hub's initial commit under target ``t`` if that is all its branch holds; else maybe a hint."""
+    fetched = fetch(repo, remote, t.dst)
+    if fetched is None or is_ancestor(repo, fetched, t.src):
+        return None
+    hub_attrs = hub_initial_attributes(repo, fetched)
+    if hub_attrs is None:  # someone's work: git rejects the push
+        if related(repo, fetched, t.src):
+            return None
+        return (f"{remote}/{t.dst} holds a history unrelated to yours: merge it with "
+                f"`git pull --no-rebase --allow-unrelated-histories {remote} {t.dst}`, then `git hf push` again")
+    if dry_run:
+        click.echo(f"{remote}/{t.dst} holds only the Hub's initial commit: the push would merge it "
+                   "(one merge commit keeping the Hub's .gitattributes rules, yours win)", err=True)
+        return None
+    done = merge_commit(repo, t.src, fetched, hub_attrs)
+    new_src = move_local(repo, t.src, str(repo.commit(t.src).id), done.tip)
+    prefix = "+" if t.spec.startswith("+") else ""
+    t.spec, t.src = f"{prefix}{new_src}:refs/heads/{t.dst}", new_src
+    left_out = f", leaving out {len(done.skipped)} yours cover or that would move your git files to LFS" if done.skipped else ""
+    click.echo(f"{remote}/{t.dst} holds only the Hub's initial commit: merged it ({done.tip[:10]}), "
+               f"adding {len(done.added)} of its .gitattributes lines{left_out}", err=True)
+    return None

@@ -28,7 +28,7 @@ import click
 from git_hf_agent import hubconf
 from git_hf_agent.cli import landing
 from git_hf_agent.cli.check import Report, print_report, run_check
-from git_hf_agent.cli.pushrun import run_push
+from git_hf_agent.cli.pushrun import rejection_fix, run_push
 from git_hf_agent.cli.verify import print_table, report_failures, summary, verify
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitrepo import GitRepo
@@ -122,42 +122,6 @@ def _create(repo: GitRepo, remote: str) -> None:
     click.echo(f"repo {hub.label()} is ready", err=True)
 
 
-def land(repo: GitRepo, remote: str, targets: list[Target], dry_run: bool) -> dict[str, str]:
-    """Build on the Hub's initial commit where a target branch holds only that (see :mod:`landing`).
-
-    Returns, per Hub branch git will reject for another reason, a fix fitted to it.
-    """
-    hints: dict[str, str] = {}
-    todo = [t for t in targets if t.branch and not t.forced]
-    heads = landing.remote_heads(repo, remote) if todo else None
-    for t in todo:
-        old = (heads or {}).get(t.dst)
-        if old is None or landing.is_ancestor(repo, old, t.src):
-            continue
-        fetched = landing.fetch(repo, remote, t.dst)
-        if fetched is None or landing.is_ancestor(repo, fetched, t.src):
-            continue
-        hub_attrs = landing.hub_initial_attributes(repo, fetched)
-        if hub_attrs is None:  # someone's work: git rejects the push
-            if not landing.related(repo, fetched, t.src):
-                hints[t.dst] = (f"{remote}/{t.dst} holds a history unrelated to yours: merge it with "
-                                f"`git pull --no-rebase --allow-unrelated-histories {remote} {t.dst}`, then `git hf push` again")
-            continue
-        if dry_run:
-            click.echo(f"{remote}/{t.dst} holds only the Hub's initial commit: the push would merge it "
-                       "(one merge commit keeping the Hub's .gitattributes rules, yours win)", err=True)
-            continue
-        done = landing.merge_commit(repo, t.src, fetched, hub_attrs)
-        new_src = landing.move_local(repo, t.src, str(repo.commit(t.src).id), done.tip)
-        prefix = "+" if t.spec.startswith("+") else ""
-        t.spec, t.src = f"{prefix}{new_src}:refs/heads/{t.dst}", new_src
-        click.echo(f"{remote}/{t.dst} holds only the Hub's initial commit: merged it ({done.tip[:10]}), "
-                   f"adding {len(done.added)} of its .gitattributes lines"
-                   + (f", leaving out {len(done.skipped)} yours cover or that would move your git files to LFS"
-                      if done.skipped else ""), err=True)
-    return hints
-
-
 def check_all(repo: GitRepo, remote: str, targets: list[Target]) -> list[Report]:
     """Step 1 for each distinct local revision pushed; print findings; HfError if the Hub would reject any."""
     reports = []
@@ -171,27 +135,6 @@ def check_all(repo: GitRepo, remote: str, targets: list[Target]) -> list[Report]
         raise HfError(f"{errors} problem{'s' * (errors != 1)} the Hub would reject; nothing was pushed",
                       "fix the errors listed above, then run `git hf push` again")
     return reports
-
-
-def rejection_fix(stderr: str, remote: str, targets: list[Target], create: bool,
-                  hints: dict[str, str] | None = None) -> str:
-    """The next step for a failed git push, from git's own message (and what :func:`land` found)."""
-    text = stderr.lower()
-    branch = next((t.dst for t in targets if t.branch), "main")
-    rejected = "fetch first" in text or "non-fast-forward" in text
-    if rejected and hints:
-        return "; ".join(hints.values())
-    if "repository not found" in text or "not found" in text and "fatal:" in text and "repository" in text:
-        return "the Hub repo does not exist: create it with `git hf push --create`" if not create else \
-            "check the remote URL (`git remote -v`) and your token (`git hf doctor`)"
-    if "fetch first" in text or "non-fast-forward" in text or "stale info" in text:
-        return (f"{remote}/{branch} has commits you do not have: `git pull --rebase {remote} {branch}`, "
-                "then `git hf push` again")
-    if "pre-receive hook declined" in text or "rejected by the hub" in text:
-        return "the Hub refused the content for the reasons above: fix them (`git hf check` lists what it knows), then `git hf push` again"
-    if "authentication failed" in text or "403" in text or "401" in text:
-        return "check your token and its write access (`git hf doctor`), then `git hf push` again"
-    return "fix what git reported (`git hf doctor` diagnoses set-up problems), then `git hf push` again"
 
 
 def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report], verbose: bool,
@@ -274,11 +217,11 @@ def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], creat
     if dry_run:
         from git_hf_agent.cli import pushplan
 
-        land(repo, remote, targets, dry_run=True)
+        landing.land(repo, remote, targets, dry_run=True)
         ctx.exit(pushplan.run(repo, remote, targets + tagged, create))
     if create:
         _create(repo, remote)
-    hints = {} if force or leases else land(repo, remote, targets, dry_run=False)
+    hints = {} if force or leases else landing.land(repo, remote, targets, dry_run=False)
 
     with step(1, "check"):
         reports = check_all(repo, remote, targets + tagged)

@@ -120,3 +120,24 @@ def run_push(cwd: Path, args: list[str], paths: dict[str, str], *, verbose: bool
     finally:
         events.unlink(missing_ok=True)
     return PushResult(proc.returncode, "\n".join(lines), view)
+
+
+def rejection_fix(stderr: str, remote: str, targets: list, create: bool,
+                  hints: dict[str, str] | None = None) -> str:
+    """The next step for a failed git push, from git's own message (and the hints of :func:`git_hf_agent.cli.landing.land`)."""
+    text = stderr.lower()
+    branch = next((t.dst for t in targets if t.branch), "main")
+    rejected = "fetch first" in text or "non-fast-forward" in text
+    if rejected and hints:
+        return "; ".join(hints.values())
+    if "repository not found" in text or "not found" in text and "fatal:" in text and "repository" in text:
+        return "the Hub repo does not exist: create it with `git hf push --create`" if not create else \
+            "check the remote URL (`git remote -v`) and your token (`git hf doctor`)"
+    if "fetch first" in text or "non-fast-forward" in text or "stale info" in text:
+        return (f"{remote}/{branch} has commits you do not have: `git pull --rebase {remote} {branch}`, "
+                "then `git hf push` again")
+    if "pre-receive hook declined" in text or "rejected by the hub" in text:
+        return "the Hub refused the content for the reasons above: fix them (`git hf check` lists what it knows), then `git hf push` again"
+    if "authentication failed" in text or "403" in text or "401" in text:
+        return "check your token and its write access (`git hf doctor`), then `git hf push` again"
+    return "fix what git reported (`git hf doctor` diagnoses set-up problems), then `git hf push` again"
