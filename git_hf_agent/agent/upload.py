@@ -221,9 +221,10 @@ class _Upload:
     def _resume_choice(self, offered: Plan) -> Plan:
         """The plan to run: ``offered``, or a journaled upload of this object whose URLs are still valid."""
         directory = journal_dir_for(self.job.path, self.e.git_dir)
-        endpoint = self.e.refresher.endpoint_id()
-        saved = [j for j in Journal.saved(directory, self.job.oid, self.job.size)
-                 if j.done and j.endpoint in (None, endpoint)]   # another repo's upload is not ours to finish
+        saved = [j for j in Journal.saved(directory, self.job.oid, self.job.size) if j.done]
+        if saved:   # another repo's upload is not ours to finish (the endpoint costs a few git calls: only now)
+            endpoint = self.e.refresher.endpoint_id()
+            saved = [j for j in saved if j.endpoint in (None, endpoint)]
         if not saved or any(isinstance(offered, MultipartPlan) and j.upload_id == offered.upload_id for j in saved):
             return offered   # nothing to resume, or the server kept the upload: the journal is opened as usual
         checked = [(j, *self._journaled(j)) for j in saved]
