@@ -114,3 +114,15 @@ def test_on_a_terminal_the_view_is_one_block_redrawn_in_place(start_hub, tmp_pat
     assert "\x1b[1F\x1b[J" in screen  # the block is erased and redrawn, not appended
     assert re.search(r"model\.safetensors: [\d.]+ [KM]iB of 6\.0 MiB \(\d+%\)", screen), screen
     assert re.search(r"part \d/6: HTTP 503, retry 2/\d+ in", screen) and "[3/3] verify: ok" in screen
+
+
+def test_a_failed_upload_is_shown_with_the_agents_message_and_its_log(start_hub, tmp_path):
+    hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB", "--fault", "part:500:1")
+    repo = two_files(hub, tmp_path)
+    git("config", "lfs.customtransfer.multipart.args", "--max-attempts 2 --backoff 0.1", cwd=repo)
+    proc = hf("push", cwd=repo, env=hub_env(hub), check=False)
+    err = proc.stderr
+    assert re.search(r"^model\.safetensors: part \d/6: HTTP 500, retry 2/2 in \d+\.\d s$", err, re.M), err
+    assert re.search(r"^model\.safetensors: failed: .*HTTP 500", err, re.M), err
+    log = repo / ".git" / "lfs" / "logs" / "git-hf-agent.jsonl"
+    assert f"the agent's log: {log}" in err and "push failed at step 2/3 (git push)" in err
