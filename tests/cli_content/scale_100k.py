@@ -43,7 +43,7 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, subprocess.Compl
 def main(n: int) -> None:
     base = Path(tempfile.mkdtemp(prefix="scale-"))
     env = {**hermetic_env(base), "PATH": hermetic_env(base)["PATH"]}
-    with ServeProcess(root=base / "hub", tokens={USER: TOKEN}) as hub:
+    with ServeProcess("--empty-repos", root=base / "hub", tokens={USER: TOKEN}) as hub:  # history of its own
         env.update(HF_ENDPOINT=hub.url, HF_TOKEN=TOKEN)
         create_repo(hub.url, "alice/scale")
         repo = base / "repo"
