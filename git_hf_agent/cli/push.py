@@ -138,7 +138,7 @@ def check_all(repo: GitRepo, remote: str, targets: list[Target]) -> list[Report]
 
 
 def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report], verbose: bool,
-              targets: list[Target], create: bool, hints: dict[str, str]) -> None:
+              create: bool, hints: dict[str, str]) -> None:
     say(2, "git push", redact_text(f"git push {remote} {' '.join(args)}"))  # REMOTE may be a URL with user:token@
     with step(2, "git push"):
         start = time.monotonic()
@@ -148,7 +148,7 @@ def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report]
             log = repo.git_dir / AGENT_LOG
             raise HfError(f"git push exited {result.code} (git's message is above"
                           + (f"; the agent's log: {log}" if log.exists() else "") + ")",
-                          rejection_fix(result.stderr, remote, targets, create, hints))
+                          rejection_fix(result.stderr, remote, create, hints))
     say(2, "git push", f"ok in {time.monotonic() - start:.1f} s")
 
 
@@ -230,7 +230,7 @@ def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], creat
     say(1, "check", f"ok ({files} file{'s' * (files != 1)} to send, {warnings} warning{'s' * (warnings != 1)})")
 
     args = git_push_args(targets, force=force, leases=leases, upstream=upstream, tags=tags, push_options=push_options)
-    _git_push(repo, remote, args, reports, bool((ctx.find_root().obj or {}).get("verbose")), targets, create, hints)
+    _git_push(repo, remote, args, reports, bool((ctx.find_root().obj or {}).get("verbose")), create, hints)
 
     if skip_verify:
         say(3, "verify", "skipped (--skip-verify)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -122,22 +123,32 @@ def run_push(cwd: Path, args: list[str], paths: dict[str, str], *, verbose: bool
     return PushResult(proc.returncode, "\n".join(lines), view)
 
 
-def rejection_fix(stderr: str, remote: str, targets: list, create: bool,
-                  hints: dict[str, str] | None = None) -> str:
-    """The next step for a failed git push, from git's own message (and the hints of :func:`git_hf_agent.cli.landing.land`)."""
+_REJECTED = re.compile(r"^\s*!\s+\[(?:rejected|remote rejected)\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)", re.M)
+_NOT_FOUND = re.compile(r"repository not found|fatal: repository '.*' not found")
+_AUTH = re.compile(r"authentication failed|error: 40[13]\b|\b40[13] (?:unauthorized|forbidden)")
+
+
+def rejection_fix(stderr: str, remote: str, create: bool, hints: dict[str, str] | None = None) -> str:
+    """The next step for a failed git push, from git's own message.
+
+    ``hints`` (from :func:`git_hf_agent.cli.landing.land`) name a better fix for a
+    branch whose history is unrelated to the user's.
+    """
     text = stderr.lower()
-    branch = next((t.dst for t in targets if t.branch), "main")
-    rejected = "fetch first" in text or "non-fast-forward" in text
-    if rejected and hints:
-        return "; ".join(hints.values())
-    if "repository not found" in text or "not found" in text and "fatal:" in text and "repository" in text:
-        return "the Hub repo does not exist: create it with `git hf push --create`" if not create else \
-            "check the remote URL (`git remote -v`) and your token (`git hf doctor`)"
-    if "fetch first" in text or "non-fast-forward" in text or "stale info" in text:
-        return (f"{remote}/{branch} has commits you do not have: `git pull --rebase {remote} {branch}`, "
-                "then `git hf push` again")
+    refused = {m.group(1): m.group(2) for m in _REJECTED.finditer(stderr)}
+    behind = [dst for dst, why in refused.items() if why in ("fetch first", "non-fast-forward", "stale info")]
+    if behind:
+        fixes = [(hints or {}).get(dst) or (f"{remote}/{dst} has commits you do not have: "
+                                            f"`git pull --rebase {remote} {dst}`, then `git hf push` again")
+                 for dst in behind]
+        return "; ".join(fixes)
+    if _NOT_FOUND.search(text):
+        if create:
+            return "check the remote URL (`git remote -v`) and your token (`git hf doctor`)"
+        return "the Hub repo does not exist: create it with `git hf push --create`"
     if "pre-receive hook declined" in text or "rejected by the hub" in text:
-        return "the Hub refused the content for the reasons above: fix them (`git hf check` lists what it knows), then `git hf push` again"
-    if "authentication failed" in text or "403" in text or "401" in text:
+        return ("the Hub refused the content for the reasons above: fix them (`git hf check` lists what it knows), "
+                "then `git hf push` again")
+    if _AUTH.search(text):
         return "check your token and its write access (`git hf doctor`), then `git hf push` again"
     return "fix what git reported (`git hf doctor` diagnoses set-up problems), then `git hf push` again"
