@@ -152,9 +152,12 @@ class Bench:
         if todo:
             with self.hub("--multipart-threshold", "100MiB") as hub:
                 for kind in todo:
-                    known[kind] = {"files": [list(f) for f in wanted[kind]], "oids": self._push(hub, kind, env)}
+                    repo_name = f"dl-{kind}-{time.time_ns()}"
+                    known[kind] = {"files": [list(f) for f in wanted[kind]], "repo": repo_name,
+                                   "oids": self._push(hub, kind, repo_name, env)}
                     manifest.write_text(json.dumps(known))
         self.files = {k: [tuple(f) for f in known[k]["oids"]] for k in kinds}
+        self.repo_names = {k: known[k].get("repo", f"dl-{k}") for k in kinds}
         for name in ("ours", "basic"):
             git("lfs", "install", "--skip-repo", env=self.envs[name])
         endpoint = f"http://127.0.0.1:{self.port}"
@@ -163,10 +166,10 @@ class Bench:
         if init.returncode != 0:
             sys.exit(f"git hf init --global failed: {init.stderr}")
 
-    def _push(self, hub: ServeProcess, kind: str, env: dict) -> list[tuple[str, int, str]]:
+    def _push(self, hub: ServeProcess, kind: str, repo_name: str, env: dict) -> list[tuple[str, int, str]]:
         files = CONTENT[self.sizes][kind]
         print(f"[setup] pushing {kind}: {len(files)} x {files[0][1] / MiB:,.2f} MiB", flush=True)
-        url = create_repo(hub.url, f"{USER}/dl-{kind}")
+        url = create_repo(hub.url, f"{USER}/{repo_name}")
         repo = self.work / f"dl-src-{kind}"
         shutil.rmtree(repo, ignore_errors=True)
         git("clone", "-q", authed(url), str(repo), env=env)
@@ -192,12 +195,12 @@ class Bench:
         shutil.rmtree(dest, ignore_errors=True)
         opts = [o.format(cap=self.args.conn_rate) for o in opts]
         with self.hub(*opts) as hub:
-            url = f"{hub.url}/{USER}/dl-{kind}"
+            url = f"{hub.url}/{USER}/{self.repo_names[kind]}"
             if contender in ("ours", "basic"):
                 row = self._clone(scenario, contender, url, dest, total)
             elif contender == "hf":
                 row = self._measure(scenario, contender, "download",
-                                    [str(self.venv / "hf"), "download", f"{USER}/dl-{kind}", "--local-dir", str(dest)],
+                                    [str(self.venv / "hf"), "download", f"{USER}/{self.repo_names[kind]}", "--local-dir", str(dest)],
                                     {**self.envs["hf"], "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN,
                                      "HF_HUB_ENABLE_HF_TRANSFER": "0"}, total, match=None)
             else:
@@ -230,7 +233,7 @@ class Bench:
     def _hf_transfer(self, scenario: str, hub: ServeProcess, kind: str, dest: Path, total: int) -> Row:
         objects = [{"oid": oid, "size": size} for _, size, oid in self.files[kind]]
         spec = dest.parent / "dl-hf-transfer.json"
-        spec.write_text(json.dumps({"batch": f"{hub.url}/{USER}/dl-{kind}.git/info/lfs/objects/batch",
+        spec.write_text(json.dumps({"batch": f"{hub.url}/{USER}/{self.repo_names[kind]}.git/info/lfs/objects/batch",
                                     "objects": objects, "dest": str(dest / "objects"),
                                     "connections": self.args.parallel, "chunk": DEFAULT_RANGE_SIZE,
                                     "processes": LFS_PROCESSES}))
