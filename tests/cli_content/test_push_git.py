@@ -52,6 +52,11 @@ def test_push_create_lands_history_on_the_hubs_initial_commit(start_hub, tmp_pat
     hf("create", "alice/landed", cwd=repo, env=hub_env(hub))
     initial = hub_initial_commit(hub, tmp_path, "alice/landed")
 
+    dry = hf("push", "--dry-run", cwd=repo, env=hub_env(hub))
+    assert "holds only the Hub's initial commit: the push would merge it" in dry.stderr
+    assert git("rev-parse", "HEAD", cwd=repo).stdout.split() == mine[:1]  # the dry run changed nothing
+    assert git("ls-remote", "origin", "refs/heads/main", cwd=repo).stdout.split()[0] == initial
+
     proc = hf("push", "--create", cwd=repo, env=hub_env(hub))
 
     assert "holds only the Hub's initial commit: merged it" in proc.stderr
