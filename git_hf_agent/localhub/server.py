@@ -11,6 +11,7 @@ handler sees (part PUTs answer 200 without recording the part).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import socket
@@ -121,7 +122,18 @@ class Hub:
         if not sep or "]" in port or port != self.base_url.rsplit(":", 1)[-1]:
             return False
         bound = self.base_url.split("//", 1)[-1].rsplit(":", 1)[0].lower()
-        return name in {bound, *LOOPBACK_NAMES, *(h.lower() for h in self.config.allow_hosts)}
+        if name in {bound, *LOOPBACK_NAMES, *(h.lower() for h in self.config.allow_hosts)}:
+            return True
+        return bound in ("0.0.0.0", "[::]") and _is_ip(name)  # any address of a wildcard bind; names need --allow-host
+
+
+def _is_ip(name: str) -> bool:
+    """An IP literal (``10.0.0.5``, ``[fe80::1]``): no DNS name, so no DNS rebinding through it."""
+    try:
+        ipaddress.ip_address(name[1:-1] if name.startswith("[") and name.endswith("]") else name)
+    except ValueError:
+        return False
+    return True
 
 
 class Exchange(BaseHTTPRequestHandler):

@@ -140,3 +140,18 @@ def test_many_connections_sending_bodies_at_once_keep_the_server_small(start_hub
         for sock in socks:
             sock.close()
     assert requests.put(action["header"]["00001"], data=data[:MiB], timeout=30).status_code == 200
+
+
+def test_a_wildcard_bind_uses_ip_literals_the_client_used_but_never_names(start_hub):
+    hub = start_hub("--host", "0.0.0.0")
+    port = hub.url.rsplit(":", 1)[1]
+    local = f"http://127.0.0.1:{port}"
+    create_repo(local, "alice/x")
+    body = json.dumps({"operation": "upload", "objects": [{"oid": "e" * 64, "size": 10}]})
+
+    def href(host: str) -> str:
+        resp = requests.post(_batch_url(hub), data=body, headers={**AUTH, "Host": host}, timeout=30)
+        return resp.json()["objects"][0]["actions"]["upload"]["href"]
+
+    assert href(f"127.0.0.2:{port}").startswith(f"http://127.0.0.2:{port}/_lfs/")
+    assert href(f"evil.example:{port}").startswith(f"http://0.0.0.0:{port}/_lfs/")
