@@ -93,7 +93,8 @@ class PushView:
             return [f"{obj.path}: {event.get('line') or self._retry(obj, event)}"]
         if kind == REFRESH:
             return [f"{obj.path}: upload URLs refreshed ({event.get('reason') or 'expiring'})"]
-        if kind == RESTART:
+        if kind == RESTART:  # a new upload: the rate counts from here
+            obj.base, obj.started = obj.bytes_done, ts if ts is not None else obj.started
             again = event.get("bytes_resent")
             tail = f"; {format_size(again)} already sent must go again" if again else ""
             return [f"{obj.path}: upload restarted ({event.get('reason') or 'no reason given'}){tail}"]
