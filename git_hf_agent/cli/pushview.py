@@ -93,8 +93,9 @@ class PushView:
             return [f"{obj.path}: {event.get('line') or self._retry(obj, event)}"]
         if kind == REFRESH:
             return [f"{obj.path}: upload URLs refreshed ({event.get('reason') or 'expiring'})"]
-        if kind == RESTART:  # a new upload: the rate counts from here
-            obj.base, obj.started = obj.bytes_done, ts if ts is not None else obj.started
+        if kind == RESTART:  # a new upload from byte 0: counts and rate start again here
+            obj.bytes_done = obj.base = obj.parts_done = obj.in_flight = 0
+            obj.started = ts if ts is not None else obj.started
             again = event.get("bytes_resent")
             tail = f"; {format_size(again)} already sent must go again" if again else ""
             return [f"{obj.path}: upload restarted ({event.get('reason') or 'no reason given'}){tail}"]

@@ -38,6 +38,9 @@ def test_every_retry_refresh_and_restart_is_a_line_with_its_reason():
     assert view.apply(ev("restart", 4, reason="the Hub no longer knows the upload", bytes_resent=2 * MiB,
                          parts_resent=2)) == \
         ["m.bin: upload restarted (the Hub no longer knows the upload); 2.0 MiB already sent must go again"]
+    view.apply(ev("progress", 6, bytes_done=4 * MiB, parts=96, parts_done=4, parts_in_flight=2))
+    assert view.block(view.objects[OID].started + 2) == [
+        "m.bin: 4.0 MiB of 96.0 MiB (4%), 2.0 MiB/s, ETA 0:46, parts 4/96 done, 2 in flight"]  # counted from the restart
 
 
 def test_done_error_resume_and_unknown_objects():
