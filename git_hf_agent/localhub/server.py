@@ -89,6 +89,7 @@ class Hub:
     def __init__(self, config: Config, routes: list[Route]) -> None:
         self.config = config
         self.storage = Storage(config.root)
+        self.storage.adopt_referenced_objects()  # a root from before per-repo scoping
         self.stats = Stats()
         self.faults = Faults(config.faults, config.seed)
         self.signer = Signer(config.secret or self.storage.secret(), config.url_ttl)

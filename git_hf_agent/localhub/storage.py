@@ -28,6 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from git_hf_agent.hubconf import RepoId
+from git_hf_agent.lfspointer import MAX_POINTER_SIZE
+from git_hf_agent.lfspointer import parse as parse_pointer
+from git_hf_agent.localhub.gitrepo import GitRepo
 from git_hf_agent.localhub.errors import StorageError, check_oid  # noqa: F401 - re-exported
 from git_hf_agent.localhub.uploads import Uploads, write_hashed
 
@@ -103,6 +106,7 @@ class Storage:
             hook.chmod(0o755)
             created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             meta = {"private": bool(private), "id": uuid.uuid4().hex, "created": created}
+            (path / HELD).mkdir()
             (path / "hub.json").write_text(json.dumps(meta))
             return True
 
@@ -129,6 +133,30 @@ class Storage:
             (held / check_oid(oid)).touch()
         except FileNotFoundError:
             pass
+
+    def adopt_referenced_objects(self) -> int:
+        """Repos from before per-repo scoping (no ``lfs-objects/``) hold the stored objects their history points to.
+
+        Run once at start, so a ``--root`` written by an older version loses nothing; returns the objects adopted.
+        """
+        adopted = 0
+        for meta in self.repos.glob("*/*/*.git/hub.json"):
+            repo_dir = meta.parent
+            if (repo_dir / HELD).is_dir():
+                continue
+            repo = GitRepo(repo_dir)
+            listed = repo.git("rev-list", "--objects", "--all").decode(errors="replace").split("\n")
+            ids = "".join(f"{line.split()[0]}\n" for line in listed if line.strip()).encode()
+            checked = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", input=ids)
+            small = [oid for oid, kind, size in (line.split() for line in checked.decode().splitlines())
+                     if kind == "blob" and int(size) < MAX_POINTER_SIZE]
+            (repo_dir / HELD).mkdir()
+            for head in repo.heads(small, MAX_POINTER_SIZE).values():
+                pointer = parse_pointer(head)
+                if pointer is not None and self.object_size(pointer.oid) == pointer.size:
+                    (repo_dir / HELD / pointer.oid).touch()
+                    adopted += 1
+        return adopted
 
     # ---- LFS objects -------------------------------------------------------------------
     def object_path(self, oid: str) -> Path:
