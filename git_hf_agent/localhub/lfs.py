@@ -140,10 +140,12 @@ def _download_object(ex: Exchange, repo: RepoId, oid: str, size: int) -> dict:
 
 # ---- presigned storage URLs --------------------------------------------------------------
 def _s3_body_rules(ex: Exchange) -> bool:
-    """S3 presigned PUTs need a Content-Length and refuse chunked bodies; answer as S3 does (True = refused)."""
+    """S3 presigned PUTs need a Content-Length and refuse chunked bodies (True = refused).
+
+    S3 answers a chunked body with 501; here it is a 411, since no client input may get a 5xx."""
     if "chunked" in ex.headers.get("Transfer-Encoding", "").lower():
-        ex.send_xml(501, "NotImplemented", "A header you provided implies functionality that is not implemented: "
-                    "Transfer-Encoding (send the part with a Content-Length)")
+        ex.send_xml(411, "MissingContentLength", "Transfer-Encoding: chunked is not supported on storage URLs: "
+                    "send the body with a Content-Length (S3 itself answers 501 NotImplemented)")
         return True
     if ex.headers.get("Content-Length") is None:
         ex.send_xml(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")

@@ -131,10 +131,11 @@ _headers = st.one_of(_random_headers, _random_headers.map(lambda h: {"Authorizat
 def _send(hub, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
     """One framed request over a fresh connection; the status line (b"" if the server closed without one)."""
     host, port = hub.url.split("//")[1].rsplit(":", 1)
-    headers = {k: v for k, v in headers.items() if k != "Transfer-Encoding"} if body else headers
-    if headers.get("Transfer-Encoding") == "chunked":
-        framed = b"0\r\n\r\n"
+    if headers.get("Transfer-Encoding") == "chunked":  # a correctly chunked body, in pieces of up to 1000 bytes
+        pieces = [body[i:i + 1000] for i in range(0, len(body), 1000)]
+        framed = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
     else:
+        headers.pop("Transfer-Encoding", None)
         headers, framed = {**headers, "Content-Length": str(len(body))}, body
     lines = [f"{method} {path} HTTP/1.1", f"Host: {headers.pop('Host', f'{host}:{port}')}", "Connection: close",
              *(f"{k}: {v}" for k, v in headers.items())]

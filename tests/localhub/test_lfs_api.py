@@ -229,7 +229,7 @@ def test_storage_puts_need_a_content_length_like_s3(start_hub):
     create_repo(hub.url, "alice/x")
     url = part_urls(upload_action(hub.url, "alice/x", bytes(2 * MiB)))[0]
     chunked = requests.put(url, data=iter([b"a" * 1000, b"b" * 1000]), timeout=30)  # a generator -> chunked
-    assert chunked.status_code == 501 and "NotImplemented" in chunked.text
+    assert chunked.status_code == 411 and "Content-Length" in chunked.text
     assert hub.stats()["part_puts"] == 0
 
 
