@@ -14,8 +14,11 @@ import stat
 import time
 
 import pytest
+import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.agent.fakehub import CHUNK, DATA, REMOTE, drive, init_line, upload_line
+from tests.agent.fakehub import CHUNK, DATA, REMOTE, FakeHub, drive, init_line, make_object, upload_line
 
 
 
@@ -148,3 +151,38 @@ def test_journaled_upload_to_another_repo_is_neither_continued_nor_deleted(repo,
     assert sorted(hub.uploads["up-2"]) == [1, 2, 3, 4] and sorted(hub.uploads["up-1"]) == [1, 2]
     assert "continuing" not in t.stderr
     assert theirs.exists()    # the first repo's push can still be resumed
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(nparts=st.integers(2, 7), broken=st.data(), server=st.sampled_from(["keep", "new", "dropped"]))
+def test_any_stop_point_and_server_behaviour_ends_stored_sending_each_missing_part_once(
+        tmp_path_factory, nparts, broken, server):
+    """Property: wherever the first push stopped and whatever the server does with upload ids, the second
+    push stores the object, sends only the missing parts (all of them if the server dropped the upload), and
+    git's progress is monotonic and ends at the size."""
+    data = bytes(range(256)) * (nparts * 4)          # nparts parts of 256 * 4 bytes
+    chunk = 1024
+    stop_at = broken.draw(st.integers(1, nparts))     # the first push fails on this part
+    repo = tmp_path_factory.mktemp("repo")
+    (repo / ".git").mkdir()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        hub = FakeHub(rsps, data, chunk)
+        oid, path = make_object(repo, data)
+
+        def run_once(*args):
+            lines = [init_line(), upload_line(oid, len(data), path, hub.action())]
+            return drive(lines, repo / f"l{time.monotonic_ns()}.jsonl", "--parallel", "1", *args)
+
+        hub.broken_parts = {stop_at}
+        run_once("--max-attempts", "1")
+        hub.broken_parts = set()
+        hub.headers_seen.clear()
+        {"keep": hub.expire, "new": lambda: hub.new_upload("up-2"), "dropped": lambda: hub.expire("up-2")}[server]()
+        t = run_once()
+    assert t.completes == [{"event": "complete", "oid": oid}] and hub.stored
+    confirmed = stop_at - 1
+    expected = nparts if server == "dropped" and confirmed else nparts - confirmed
+    refused = 1 if server == "dropped" and confirmed else 0          # one try with the dropped upload's URL
+    assert hub.calls("part") == expected + refused
+    so_far = [p["bytesSoFar"] for p in t.progress]
+    assert so_far == sorted(so_far) and so_far[-1] == len(data)
