@@ -63,3 +63,19 @@ def test_journal_survives_a_torn_last_line_and_ignores_another_upload(tmp_path):
 def test_journal_lives_next_to_the_lfs_objects(tmp_path):
     obj = tmp_path / ".git" / "lfs" / "objects" / "ab" / "cd" / ("abcd" + "0" * 60)
     assert journal_dir_for(str(obj)) == tmp_path / ".git" / "lfs" / "tmp" / "git-hf-agent"
+
+
+def test_journal_made_wider_by_an_older_version_becomes_private_and_keeps_fresh_urls(tmp_path):
+    action = multipart(25, 10, ["00001", "00002", "00003"])
+    first = Journal.open(tmp_path, "a" * 64, "U1", 25, 10, 3, action, 1000.0, "https://hub.test/r.git/info/lfs")
+    first.record(1, '"e1"')
+    first.close()
+    first.path.chmod(0o644)
+    fresh = {**action, "href": action["href"] + "&signature=new"}
+
+    again = Journal.open(tmp_path, "a" * 64, "U1", 25, 10, 3, fresh, 2000.0, "https://hub.test/r.git/info/lfs")
+    again.record(2, '"e2"')
+
+    assert first.path.stat().st_mode & 0o777 == 0o600
+    [saved] = Journal.saved(tmp_path, "a" * 64, 25)
+    assert saved.done == {1: '"e1"', 2: '"e2"'} and saved.action == fresh and saved.deadline == 2000.0
