@@ -149,7 +149,8 @@ def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report]
             raise HfError(f"git push exited {result.code} (git's message is above"
                           + (f"; the agent's log: {log}" if log.exists() else "") + ")",
                           rejection_fix(result.stderr, remote, create, hints))
-    say(2, "git push", f"ok in {time.monotonic() - start:.1f} s")
+    done = result.view.summary()
+    say(2, "git push", f"ok in {time.monotonic() - start:.1f} s" + (f"; {done}" if done else ""))
 
 
 def _verify(repo: GitRepo, remote: str, targets: list[Target]) -> None:

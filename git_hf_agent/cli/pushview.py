@@ -71,6 +71,7 @@ class PushView:
         self.objects: dict[str, ObjectState] = {}
         self.stored = 0
         self.failed = 0
+        self.retries = 0
 
     # -- events ----------------------------------------------------------------------
     def apply(self, event: dict) -> list[str]:
@@ -90,6 +91,7 @@ class PushView:
         if kind == START:
             return self._start(obj, event)
         if kind == RETRY:
+            self.retries += 1
             return [f"{obj.path}: {event.get('line') or self._retry(obj, event)}"]
         if kind == REFRESH:
             return [f"{obj.path}: upload URLs refreshed ({event.get('reason') or 'expiring'})"]
@@ -138,15 +140,25 @@ class PushView:
         return f"{where}: {why}, {retry}" + (f" in {float(delay):.1f} s" if delay is not None else "")
 
     def _finish(self, obj: ObjectState, event: dict) -> list[str]:
+        """A line for a multipart object stored (small ones only count in :meth:`summary`: no flood of lines)."""
         obj.finished = True
         obj.bytes_done = obj.size
         self.stored += 1
+        if obj.parts <= 1:
+            return []
         if event.get("result") == "already_stored":
             return [f"{obj.path}: {format_size(obj.size)} already on the Hub"]
         took = event.get("elapsed_s")
         speed = f" in {float(took):.1f} s ({rate_text((obj.size - obj.base) / float(took))})" if took else ""
-        how = f" as {obj.parts} parts" if obj.parts > 1 else ""
-        return [f"{obj.path}: {format_size(obj.size)} stored{how}{speed}"]
+        return [f"{obj.path}: {format_size(obj.size)} stored as {obj.parts} parts{speed}"]
+
+    def summary(self) -> str:
+        """``the agent stored 2 objects (6.0 GiB) after 3 retries``; empty when the agent took no part."""
+        if not self.stored:
+            return ""
+        size = sum(o.size for o in self.objects.values() if o.finished)
+        tail = f" after {self.retries} retr{'ies' if self.retries != 1 else 'y'}" if self.retries else ""
+        return f"the agent stored {self.stored} object{'s' * (self.stored != 1)} ({format_size(size)}){tail}"
 
     # -- display -----------------------------------------------------------------------
     def block(self, now: float) -> list[str]:

@@ -50,7 +50,7 @@ def test_done_error_resume_and_unknown_objects():
         ["m.bin: resuming the journaled upload: 60.0 MiB of 96.0 MiB (60/96 parts) already stored"]
     assert view.apply(ev("object_done", 8, result="stored", elapsed_s=8.0, bytes_sent=36 * MiB)) == \
         ["m.bin: 96.0 MiB stored as 96 parts in 8.0 s (4.5 MiB/s)"]  # the rate counts only this run's bytes
-    assert view.block(100.0) == [] and view.stored == 1
+    assert view.block(100.0) == [] and view.summary() == "the agent stored 1 object (96.0 MiB)"
     other = {**ev("object_error", 9, code=2, message="HTTP 403 from ... (attempt 1, 0.1s)"), "oid": "b" * 64}
     assert view.apply(other) == [f"object {'b' * 12}: failed: HTTP 403 from ... (attempt 1, 0.1s)"]
     assert view.apply({"event": "http", "status": 200}) == [] and view.apply({"event": "mystery", "oid": OID}) == []
@@ -80,3 +80,13 @@ def test_terminal_output_redraws_one_block_in_place():
     text = out.getvalue()
     assert text == ("a: 10%\nb: 5%\n" "\x1b[2F\x1b[J" "a: retry\n" "a: 10%\nb: 5%\n"
                     "\x1b[2F\x1b[J" "a: 50%\n" "\x1b[1F\x1b[J")
+
+
+def test_small_objects_are_counted_not_listed():
+    view = PushView()
+    for i in range(3):
+        oid = f"{i}" * 64
+        view.apply({"ts": 1.0, "event": "object_start", "oid": oid, "size": 10, "transfer": "basic", "parts": 1})
+        assert view.apply({"ts": 1.5, "event": "object_done", "oid": oid, "size": 10, "result": "stored",
+                           "elapsed_s": 0.5}) == []
+    assert view.summary() == "the agent stored 3 objects (30 B)"
