@@ -89,6 +89,7 @@ def stage_with_progress(repo: GitRepo, clean: list[str]) -> None:
     _, tmp = diskspace.lfs_dirs(repo.workdir)
     stale = set(tmp.iterdir()) if tmp.is_dir() else set()
     live, done, start = Live(), 0, time.monotonic()
+    index = 1
     for batch in _batches(clean, sizes):
         proc = subprocess.Popen(["git", "--literal-pathspecs", "add", "--pathspec-from-file=-", "--pathspec-file-nul"],
                                 cwd=repo.workdir, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -96,7 +97,6 @@ def stage_with_progress(repo: GitRepo, clean: list[str]) -> None:
         proc.stdin.close()
         while proc.poll() is None:
             now = min(big, done + _in_progress(tmp, stale))
-            index = clean.index(batch[0]) + 1
             live.update([progress_line(now, big, time.monotonic() - start, index, len(clean), batch[0])])
             time.sleep(POLL_S)
         if proc.returncode != 0:
@@ -104,6 +104,7 @@ def stage_with_progress(repo: GitRepo, clean: list[str]) -> None:
             raise HfError(f"git add failed while git-lfs stored {batch[0]}: {proc.stderr.read().decode(errors='replace').strip()}",
                           "nothing was committed and your files are untouched; fix what git reported, then `git hf commit` again")
         done += sum(sizes[p] for p in batch)
+        index += len(batch)
     live.close()
     took = time.monotonic() - start
     click.echo(f"git-lfs: {len(clean)} file{'s' * (len(clean) != 1)} ({format_size(big)}) hashed and stored in "
