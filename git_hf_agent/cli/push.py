@@ -222,13 +222,13 @@ def cli(ctx: click.Context, remote: str | None, refspecs: tuple[str, ...], creat
         ctx.exit(pushplan.run(repo, remote, targets + tagged, create))
     if create:
         _create(repo, remote)
-    hints = {} if force or leases else landing.land(repo, remote, targets, dry_run=False)
 
-    with step(1, "check"):
+    with step(1, "check"):  # before landing: a push the check stops leaves the branch as it was
         reports = check_all(repo, remote, targets + tagged)
     files = sum(r.files_checked for r in reports)
     warnings = sum(len(r.warnings) for r in reports)
     say(1, "check", f"ok ({files} file{'s' * (files != 1)} to send, {warnings} warning{'s' * (warnings != 1)})")
+    hints = {} if force or leases else landing.land(repo, remote, targets, dry_run=False)
 
     args = git_push_args(targets, force=force, leases=leases, upstream=upstream, tags=tags, push_options=push_options)
     _git_push(repo, remote, args, reports, bool((ctx.find_root().obj or {}).get("verbose")), create, hints)

@@ -158,3 +158,15 @@ def test_unknown_git_option_is_refused_with_a_way_out(hub, tmp_path):
     repo = hub_clone(hub, tmp_path)
     proc = hf("push", "--atomic", cwd=repo, env=hub_env(hub), check=False)
     assert "git hf push does not take --atomic" in proc.stderr and "plain `git push" in proc.stderr
+
+
+def test_a_push_the_check_stops_does_not_merge_the_initial_commit(hub, tmp_path):
+    repo = local_history(tmp_path, hub)
+    git("remote", "add", "origin", f"{hub.url}/alice/checked", cwd=repo)
+    (repo / "raw.dat").write_bytes(b"\0raw")
+    git("add", "raw.dat", cwd=repo)
+    git("commit", "-q", "-m", "raw", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo).stdout
+    proc = hf("push", "--create", cwd=repo, env=hub_env(hub), check=False)
+    assert "push failed at step 1/3 (check)" in proc.stderr and "initial commit" not in proc.stderr
+    assert git("rev-parse", "HEAD", cwd=repo).stdout == head  # the branch is as it was
