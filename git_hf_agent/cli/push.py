@@ -188,11 +188,15 @@ def split_leases(extra: tuple[str, ...]) -> tuple[list[str], tuple[str, ...]]:
     return leases, rest
 
 
-@click.command("push", context_settings={"ignore_unknown_options": True})
+@click.command("push", context_settings={"ignore_unknown_options": True},
+               epilog="--force-with-lease[=REF[:EXPECT]] is passed on to git push as well. A Hub branch that holds "
+                      "only the Hub's initial commit gets one merge commit keeping its .gitattributes rules (no --force "
+                      "needed). Progress, retries and restarts of the upload are shown on stderr; -v (git hf -v push) "
+                      "asks the agent for more detail.")
 @click.argument("remote", required=False)
 @click.argument("refspecs", nargs=-1, type=click.UNPROCESSED)
 @click.option("--create", is_flag=True, help="Create the Hub repo first when it does not exist.")
-@click.option("-f", "--force", is_flag=True, help="git push --force (also --force-with-lease[=REF[:EXPECT]]).")
+@click.option("-f", "--force", is_flag=True, help="git push --force.")
 @click.option("-u", "--set-upstream", "set_upstream", is_flag=True, help="git push --set-upstream.")
 @click.option("--tags", is_flag=True, help="git push --tags.")
 @click.option("-o", "--push-option", "push_options", multiple=True, metavar="OPT", help="git push --push-option.")
