@@ -177,3 +177,40 @@ def test_wrong_replays_of_part_urls_never_store_a_corrupt_object(start_hub):
     _run(hub, objects, wrong_replays=True)
     _assert_store_is_sound(hub, objects)
     assert hub.stats()["objects_stored"] == len(objects)
+
+
+@pytest.mark.e2e
+def test_a_real_git_push_and_clone_land_while_another_user_attacks_the_same_objects(start_hub, tmp_path):
+    from tests.support import authed, git, start_from_hub
+
+    hub = start_hub("--chunk-size", str(CHUNK), "--multipart-threshold", "1MiB", tokens={"alice": TOKEN, "bob": BOB})
+    url = create_repo(hub.url, REPO)
+    git("lfs", "install", "--skip-repo")
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "main", str(work))
+    start_from_hub(work, url)
+    git("lfs", "track", "*.bin", cwd=work)
+    git("config", f"lfs.{authed(url)}.git/info/lfs.locksverify", "false", cwd=work)
+    objects = [os.urandom(2 * MiB + i) for i in range(4)]
+    for i, data in enumerate(objects):
+        (work / f"w{i}.bin").write_bytes(data)
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "weights", cwd=work)
+    stop, failures = threading.Event(), []
+    hostile = [threading.Thread(target=_hostile, args=(hub.url, objects, [], stop, True, seed, failures))
+               for seed in range(2)]
+    for t in hostile:
+        t.start()
+    try:
+        time.sleep(1.0)  # bob's uploads of the same objects are in progress when the push starts
+        git("push", authed(url), "main", cwd=work)
+        clone = tmp_path / "clone"
+        git("clone", "-q", authed(url), str(clone))
+    finally:
+        stop.set()
+        for t in hostile:
+            t.join(60)
+    assert not failures, failures
+    for i, data in enumerate(objects):
+        assert (clone / f"w{i}.bin").read_bytes() == data
+    _assert_store_is_sound(hub, objects)
