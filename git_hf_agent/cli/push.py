@@ -143,7 +143,8 @@ def _git_push(repo: GitRepo, remote: str, args: list[str], reports: list[Report]
     with step(2, "git push"):
         start = time.monotonic()
         paths = {oid: path for r in reports for path, oid, _ in r.lfs_files}
-        result = run_push(repo.cwd, [remote, *args], paths, verbose=verbose, scratch=repo.git_dir / "lfs" / "tmp")
+        # The events file lives in <git dir>/git-hf, not lfs/tmp, where git-lfs removes files older than an hour.
+        result = run_push(repo.cwd, [remote, *args], paths, verbose=verbose, scratch=repo.git_dir / "git-hf")
         if result.code != 0:
             log = repo.git_dir / AGENT_LOG
             raise HfError(f"git push exited {result.code} (git's message is above"

@@ -36,7 +36,7 @@ def test_push_view_names_each_retry_with_its_reason(start_hub, tmp_path):
     assert re.search(r"^model\.safetensors: 6\.0 MiB stored as 6 parts in \d+\.\d s", err, re.M), err
     assert re.search(r"\[2/3\] git push: ok in \d+\.\d s; the agent stored 2 objects \(6\.0 MiB\) after 2 retries", err), err
     assert "[3/3] verify: ok: 2 LFS files" in err
-    assert not list((repo / ".git" / "lfs" / "tmp").glob("git-hf-push-*"))  # the events file is removed
+    assert not list((repo / ".git" / "git-hf").glob("git-hf-push-*"))  # the events file is removed
 
 
 def test_verbose_push_raises_the_agents_detail_for_that_push_only(start_hub, tmp_path):
