@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+import pytest
 import requests
 
 from tests.localhub.wire import LFS, batch, complete, oid, part_urls, put_parts, stored_download_href, upload_action
@@ -313,3 +314,57 @@ def test_uploads_whose_urls_expired_are_removed_from_disk(start_hub):
     time.sleep(2.5)
     batch(hub.url, "alice/x", [(oid(b"other"), 5)])  # batches sweep expired uploads
     assert not [p for p in incomplete.iterdir() if p.is_dir() and p.name != "keep"]
+
+
+def _start_put(url: str, length: int, first: bytes):
+    """A PUT promising ``length`` bytes that has sent only ``first`` so far (the server is mid-body)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock.sendall(f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                 f"Content-Length: {length}\r\n\r\n".encode() + first)
+    time.sleep(0.3)  # the server has written what it got
+    return sock
+
+
+def test_a_cut_off_put_of_a_received_part_leaves_no_trace(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB, three parts
+    action = upload_action(hub.url, "alice/x", data)
+    parts = put_parts(action, data)
+    time.sleep(0.3)  # pre-hashed
+    _start_put(part_urls(action)[0], MiB, b"\xff" * (MiB // 2)).close()  # a replay cut off halfway
+    time.sleep(0.3)
+    assert complete(action, data, parts).status_code == 200
+    href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
+
+
+@pytest.mark.parametrize("slow_finishes", [False, True])
+def test_overlapping_puts_of_one_part_the_one_that_finishes_last_wins(start_hub, slow_finishes):
+    """A slow PUT writing in place and a quick one of the same part: a cut-off slow one loses; a finished one wins."""
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * (2 * 4096)  # 2 MiB
+    action = upload_action(hub.url, "alice/x", data)
+    urls = part_urls(action)
+    slow_bytes = data[:MiB] if slow_finishes else b"\xee" * MiB
+    slow = _start_put(urls[0], MiB, slow_bytes[:MiB // 2])
+    quick = requests.put(urls[0], data=data[:MiB] if not slow_finishes else b"\xdd" * MiB, timeout=30)
+    assert quick.status_code == 200
+    if slow_finishes:
+        slow.sendall(slow_bytes[MiB // 2:])
+        assert slow.recv(4096).startswith(b"HTTP/1.1 200")
+        etag1 = f'"{hashlib.md5(slow_bytes).hexdigest()}"'
+    else:
+        etag1 = quick.headers["ETag"]
+    slow.close()
+    time.sleep(0.3)
+    etag2 = requests.put(urls[1], data=data[MiB:], timeout=30).headers["ETag"]
+    resp = complete(action, data, [{"partNumber": 1, "etag": etag1}, {"partNumber": 2, "etag": etag2}])
+    assert resp.status_code == 200, resp.text
+    href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
+    assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
