@@ -209,7 +209,8 @@ def _commit(repo: GitRepo, rel: tuple[str, ...], paths: tuple[str, ...], message
     if todo:
         exts = {PurePosixPath(p).suffix[1:] for p in todo} - {""}
         _track(repo, choose_patterns(todo, _kept_in_git(repo, exts, todo, names)), todo)
-    lfsstage.stage_with_progress(repo, unstaged)  # big files: git-lfs's hashing and copying shown
+    if lfsstage.stage_with_progress(repo, unstaged, staged_clean):  # big files: git-lfs's work shown
+        staged_clean = []  # re-staged there already
     pathspec = list(rel) + ([".gitattributes"] if rel and todo else [])
     _stage(repo, tuple(pathspec), staged_clean)
     _confirm_pointers(repo, lfs_paths)

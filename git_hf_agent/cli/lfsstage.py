@@ -80,32 +80,42 @@ def check_room(repo: GitRepo, paths: list[str]) -> None:
         diskspace.require({store: total}, f"git-lfs copying {n} file{'s' * (n != 1)} into its object store")
 
 
-def stage_with_progress(repo: GitRepo, clean: list[str]) -> None:
-    """Stage ``clean`` (files git-lfs will clean) in batches with progress, when they are big in all."""
-    sizes = _sizes(repo, clean)
+def stage_with_progress(repo: GitRepo, clean: list[str], restage: list[str]) -> bool:
+    """Stage ``clean`` (``git add``) and ``restage`` (``git add --renormalize``: staged as plain blobs
+    before) in batches with progress, when they are big in all; True when done here."""
+    sizes = _sizes(repo, clean + restage)
     big = sum(sizes.values())
     if big < PROGRESS_FROM:
-        return  # the normal `git add` stages them quickly
+        return False  # the normal `git add` stages them quickly
     _, tmp = diskspace.lfs_dirs(repo.workdir)
     stale = set(tmp.iterdir()) if tmp.is_dir() else set()
-    live, done, start = Live(), 0, time.monotonic()
-    index = 1
-    for batch in _batches(clean, sizes):
-        proc = subprocess.Popen(["git", "--literal-pathspecs", "add", "--pathspec-from-file=-", "--pathspec-file-nul"],
-                                cwd=repo.workdir, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        proc.stdin.write("".join(f"{p}\0" for p in batch).encode("utf-8", errors="surrogateescape"))
-        proc.stdin.close()
-        while proc.poll() is None:
-            now = min(big, done + _in_progress(tmp, stale))
-            live.update([progress_line(now, big, time.monotonic() - start, index, len(clean), batch[0])])
-            time.sleep(POLL_S)
-        if proc.returncode != 0:
-            live.close()
-            raise HfError(f"git add failed while git-lfs stored {batch[0]}: {proc.stderr.read().decode(errors='replace').strip()}",
-                          "nothing was committed and your files are untouched; fix what git reported, then `git hf commit` again")
-        done += sum(sizes[p] for p in batch)
-        index += len(batch)
+    live, done, start, index, count = Live(), 0, time.monotonic(), 1, len(sizes)
+    for paths, extra in ((clean, []), (restage, ["--renormalize"])):
+        for batch in _batches(paths, sizes):
+            proc = _git_add(repo, batch, extra)
+            while proc.poll() is None:
+                now = min(big, done + _in_progress(tmp, stale))
+                live.update([progress_line(now, big, time.monotonic() - start, index, count, batch[0])])
+                time.sleep(POLL_S)
+            if proc.returncode != 0:
+                live.close()
+                raise HfError(f"git add failed while git-lfs stored {batch[0]}: "
+                              f"{proc.stderr.read().decode(errors='replace').strip()}",
+                              "nothing was committed and your files are untouched; fix what git reported, "
+                              "then `git hf commit` again")
+            done += sum(sizes[p] for p in batch)
+            index += len(batch)
     live.close()
     took = time.monotonic() - start
-    click.echo(f"git-lfs: {len(clean)} file{'s' * (len(clean) != 1)} ({format_size(big)}) hashed and stored in "
+    click.echo(f"git-lfs: {count} file{'s' * (count != 1)} ({format_size(big)}) hashed and stored in "
                f"{took:.1f} s ({rate_text(big / took if took else 0)})", err=True)
+    return True
+
+
+def _git_add(repo: GitRepo, paths: list[str], extra: list[str]) -> subprocess.Popen:
+    """``git add [extra] -- paths`` (literal paths, read from stdin), running in the background."""
+    proc = subprocess.Popen(["git", "--literal-pathspecs", "add", *extra, "--pathspec-from-file=-", "--pathspec-file-nul"],
+                            cwd=repo.workdir, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write("".join(f"{p}\0" for p in paths).encode("utf-8", errors="surrogateescape"))
+    proc.stdin.close()
+    return proc

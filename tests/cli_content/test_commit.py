@@ -159,3 +159,12 @@ def test_commit_stops_before_any_work_when_the_lfs_store_lacks_room(repo):
     assert git("status", "--porcelain", cwd=repo).stdout.strip() == "?? huge.bin"  # nothing staged
     objects = repo / ".git" / "lfs" / "objects"
     assert not objects.exists() or not any(objects.rglob("*"))  # git-lfs copied nothing
+
+
+def test_a_big_file_already_staged_in_git_is_restaged_into_lfs_with_progress(repo):
+    sparse_file(repo / "table.dat", 300 * MiB, stamp=b"rows")
+    git("add", "table.dat", cwd=repo)  # staged as a plain 300 MiB blob, before git hf commit
+    proc = hf("commit", "-m", "table", cwd=repo)
+    assert "; file 1 of 1: table.dat" in proc.stderr and "git-lfs: 1 file (300.0 MiB) hashed and stored" in proc.stderr
+    assert committed(repo, "table.dat").size == 300 * MiB
+    assert git("status", "--porcelain", cwd=repo).stdout == ""
