@@ -184,6 +184,9 @@ def land(repo: GitRepo, remote: str, targets: list, dry_run: bool) -> dict[str, 
     hints = {}
     for t in todo:
         old = heads.get(t.dst)
+        if old is None and heads and "main" in heads and t.dst != "main":
+            click.echo(f"note: {remote} has no branch {t.dst!r}: this push creates it; the Hub shows `main`. "
+                       f"To publish on main: `git hf push {remote} {t.src}:main`", err=True)
         if old is not None and not is_ancestor(repo, old, t.src):
             hint = _land_one(repo, remote, t, dry_run)
             if hint:

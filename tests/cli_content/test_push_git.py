@@ -170,3 +170,15 @@ def test_a_push_the_check_stops_does_not_merge_the_initial_commit(hub, tmp_path)
     proc = hf("push", "--create", cwd=repo, env=hub_env(hub), check=False)
     assert "push failed at step 1/3 (check)" in proc.stderr and "initial commit" not in proc.stderr
     assert git("rev-parse", "HEAD", cwd=repo).stdout == head  # the branch is as it was
+
+
+def test_pushing_another_branch_name_says_the_hub_shows_main(hub, tmp_path):
+    repo = local_history(tmp_path, hub)
+    git("branch", "-m", "main", "master", cwd=repo)
+    git("remote", "add", "origin", f"{hub.url}/alice/named", cwd=repo)
+    proc = hf("push", "--create", "--skip-verify", cwd=repo, env=hub_env(hub))
+    assert "note: origin has no branch 'master': this push creates it; the Hub shows `main`" in proc.stderr
+    assert "`git hf push origin master:main`" in proc.stderr
+    hf("push", "origin", "master:main", cwd=repo, env=hub_env(hub))  # the advice works: lands on the initial commit
+    assert git("ls-remote", "origin", "refs/heads/main", cwd=repo).stdout.split()[0] == \
+        git("rev-parse", "master", cwd=repo).stdout.strip()
