@@ -21,7 +21,7 @@ from git_hf_agent.gitrepo import GitRepo
 from git_hf_agent.units import format_size
 
 
-def describe(answer: dict | None, size: int) -> tuple[str, int]:
+def describe(answer: dict | None) -> tuple[str, int]:
     """(what the Hub would do with one object, its part count: 0 when nothing is sent)."""
     if answer is None:
         return "send (no answer from the Hub about it)", 1
@@ -69,7 +69,7 @@ def _plan(repo: GitRepo, remote: str, target, files: list[tuple[str, str, int]],
     send = parts = have = 0
     sent_bytes = 0
     for path, oid, size in files:
-        what, n = describe(answers.get(oid) if answers else None, size)
+        what, n = describe(answers.get(oid) if answers else None)
         click.echo(f"  {format_size(size):>10}  {path}: {what}")
         if n:
             send, parts, sent_bytes = send + 1, parts + n, sent_bytes + size
