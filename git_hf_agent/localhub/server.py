@@ -37,8 +37,12 @@ from git_hf_agent.localhub.throttle import TokenBucket, block_size
 from git_hf_agent.redact import redact_text, redact_url
 
 BLOCK = 1024 * 1024
-SMALL_BLOCK = 64 * 1024
-BIG_BUFFERS = 24  # connections reading bodies in 1 MiB blocks at once; others use 64 KiB (bounds RSS)
+SMALL_BLOCK = 16 * 1024
+BIG_BUFFERS = 24  # connections reading bodies in 1 MiB blocks at once; others use 16 KiB (bounds RSS)
+MAX_CONNECTIONS = 512  # open connections served at once (a thread each, ~25 KB); more get 429 (8 agents x 64 fit)
+_TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+             b"X-Error-Message: too many open connections\r\nContent-Length: 47\r\nConnection: close\r\n\r\n"
+             b'{"error": "too many open connections, retry"} \n')
 JSON_LIMIT = 64 * 1024 * 1024  # bodies parsed in memory (batch, commit ndjson) stay below this
 DRAIN_LIMIT = 1024 * 1024 * 1024  # an error answer first reads (and drops) a body up to this size
 XML_KINDS = ("part", "basic", "download")  # storage-like endpoints answer S3-style XML errors
@@ -105,7 +109,7 @@ class Hub:
         return (self.config.public_url or self.base_url).rstrip("/")
 
     def take_buffer(self) -> bytearray:
-        """A body read buffer: 1 MiB for up to BIG_BUFFERS connections at once, 64 KiB beyond (bounds RSS)."""
+        """A body read buffer: 1 MiB for up to BIG_BUFFERS requests at once, 16 KiB beyond (bounds RSS)."""
         with self._buffers_lock:
             if self._big_buffers < BIG_BUFFERS:
                 self._big_buffers += 1
@@ -605,12 +609,43 @@ class HubServer(ThreadingHTTPServer):
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self._connections = 0
+        self._connections_lock = threading.Lock()
         if ":" in hub.config.host:  # an IPv6 address such as ::1
             self.address_family = socket.AF_INET6
         super().__init__((hub.config.host, hub.config.port), Exchange)
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in str(host) else host
         hub.base_url = f"http://{shown}:{port}"
+
+    def process_request(self, request, client_address) -> None:
+        """One thread per connection, at most MAX_CONNECTIONS at once: beyond, a 429 and the connection closes."""
+        with self._connections_lock:
+            busy = self._connections >= MAX_CONNECTIONS
+            if not busy:
+                self._connections += 1
+        if busy:
+            try:
+                request.sendall(_TOO_MANY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._connections_lock:
+            self._connections -= 1
 
     def handle_error(self, request, client_address) -> None:
         """Client disconnects are routine (faults, killed agents); anything else is logged, redacted."""

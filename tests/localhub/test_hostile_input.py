@@ -155,3 +155,27 @@ def test_a_wildcard_bind_uses_ip_literals_the_client_used_but_never_names(start_
 
     assert href(f"127.0.0.2:{port}").startswith(f"http://127.0.0.2:{port}/_lfs/")
     assert href(f"evil.example:{port}").startswith(f"http://0.0.0.0:{port}/_lfs/")
+
+
+def test_connections_beyond_the_limit_get_a_429_and_the_server_stays_small(hub):
+    from git_hf_agent.localhub.server import MAX_CONNECTIONS
+
+    host, port = hub.url.split("//")[1].rsplit(":", 1)
+    socks = []
+    try:
+        for _ in range(MAX_CONNECTIONS):  # idle connections, headers never finished: each holds a thread
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            socks.append(sock)
+        time.sleep(0.5)
+        extra = socket.create_connection((host, int(port)), timeout=10)
+        extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert extra.recv(4096).startswith(b"HTTP/1.1 429 Too Many Requests")
+        extra.close()
+        rss = psutil.Process(hub.proc.pid).memory_info().rss
+        assert rss < 100 * MiB, f"server RSS {rss / MiB:.0f} MiB with {MAX_CONNECTIONS} connections open"
+    finally:
+        for sock in socks:
+            sock.close()
+    time.sleep(0.5)
+    assert requests.get(f"{hub.url}/api/whoami-v2", timeout=30).status_code == 401  # served again
