@@ -23,11 +23,21 @@ def _raw(hub, request: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(request)
         try:
-            while chunk := sock.recv(65536):
+            while not _complete_answer(received) and (chunk := sock.recv(65536)):
                 received += chunk
         except (ConnectionResetError, TimeoutError):
             pass
     return received
+
+
+def _complete_answer(received: bytes) -> bool:
+    """Has a whole answer with a Content-Length arrived (the server may keep the connection open)?"""
+    head, sep, body = received.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:] if sep else ():
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
 
 
 def _batch_url(hub, repo="alice/x") -> str:
@@ -179,3 +189,20 @@ def test_connections_beyond_the_limit_get_a_429_and_the_server_stays_small(hub):
             sock.close()
     time.sleep(0.5)
     assert requests.get(f"{hub.url}/api/whoami-v2", timeout=30).status_code == 401  # served again
+
+
+def test_malformed_requests_get_a_4xx_and_the_server_stays_up(hub):
+    for request in (b"GARBAGE\r\n\r\n", b"GET / HTTP/2.0\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET /\xff\xfe HTTP/1.1\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+                    b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 150 + b"\r\n",
+                    b"GET http://evil.example/alice/x.git/info/refs HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+                    b"POST /api/repos/create HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                    b"POST /api/repos/create HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
+                    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"):
+        answer = _raw(hub, request)
+        if not answer.startswith(b"HTTP/"):  # a one-word request line is HTTP/0.9: the answer has no status line
+            assert b"Error code: 400" in answer, (request[:60], answer[:200])
+            continue
+        status = answer.split(b"\r\n", 1)[0]
+        assert status.split()[1][:1] in (b"2", b"4"), (request[:60], status)
+    assert requests.get(f"{hub.url}/api/whoami-v2", timeout=30).status_code == 401
