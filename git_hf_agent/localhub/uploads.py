@@ -269,10 +269,10 @@ class Uploads:
         """Copy a complete re-send over the part (caller holds the gate)."""
         tmp, etag = part.pending
         part.pending = None
+        part.gen += 1  # before the copy: even a copy that fails midway invalidates the part's pre-hash
         try:
             with open(tmp, "rb") as src, open(self.dir(upload.upload_id) / "data", "r+b") as dst:
                 _copy_range(src.fileno(), dst.fileno(), upload.offset(number), upload.part_size(number))
-            part.gen += 1
             _write_atomic(self.dir(upload.upload_id) / f"{number:05d}.etag", etag.encode())
         finally:
             tmp.unlink(missing_ok=True)
@@ -300,10 +300,11 @@ class Uploads:
             state = self._state(upload.upload_id)
             with state.gate:
                 state.closed = True
-                for number, part in state.parts.items():  # an in-place PUT still running loses to a finished re-send
-                    if part.pending is not None:
-                        self._apply_pending(upload, number, part)
             try:
+                with state.gate:
+                    for number, part in state.parts.items():  # an in-place PUT still running loses to a re-send
+                        if part.pending is not None:
+                            self._apply_pending(upload, number, part)
                 for number, etag in parts:
                     stored = self.etag(upload.upload_id, number)
                     if stored != etag:
