@@ -27,6 +27,7 @@ _RANGE = re.compile(r"^bytes=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)$", re.IGNORECAS
 
 # ---- batch -----------------------------------------------------------------------------
 MAX_BATCH_OBJECTS = 1000
+MAX_BATCH_PARTS = 100_000  # part URLs in one answer (~35 MB); 100 objects of 50 GB in 64 MiB parts need 74,600
 BATCH_BODY_LIMIT = 4 * 1024 * 1024
 
 
@@ -53,11 +54,14 @@ def batch(ex: Exchange, type: str | None, ns: str, name: str) -> None:
         "basic" not in transfers or any(o is not None and _large(ex, o[1]) for o in wanted))
 
     def answers():
+        parts = 0  # part URLs handed out so far: an answer stays a few tens of MB at most
         for raw, obj in zip(objects, wanted):
             if obj is None:
                 yield _object_error(raw, 422, "invalid object: 'oid' must be 64 hex digits and 'size' an integer >= 0")
             elif operation == "upload":
-                yield _upload_object(ex, repo, *obj, multipart=multipart)
+                answer = _upload_object(ex, repo, *obj, multipart=multipart, parts_left=MAX_BATCH_PARTS - parts)
+                parts += len(answer.get("actions", {}).get("upload", {}).get("header", {}))
+                yield answer
             else:
                 yield _download_object(ex, repo, *obj)
 
@@ -94,7 +98,7 @@ def _object_error(raw, code: int, message: str) -> dict:
     return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
 
 
-def _upload_object(ex: Exchange, repo: RepoId, oid: str, size: int, multipart: bool) -> dict:
+def _upload_object(ex: Exchange, repo: RepoId, oid: str, size: int, multipart: bool, parts_left: int) -> dict:
     hub, cfg = ex.hub, ex.hub.config
     if size > cfg.max_file_size:
         return _object_error({"oid": oid, "size": size}, 422, (
@@ -105,6 +109,10 @@ def _upload_object(ex: Exchange, repo: RepoId, oid: str, size: int, multipart: b
     base, signer = ex.public_url, hub.signer
     verify = {"href": signer.sign(base, "POST", f"/{repo.path}.git/info/lfs/objects/verify", {}), **signer.expiry()}
     if multipart and _large(ex, size):
+        if -(-size // cfg.chunk_size) > parts_left:
+            return _object_error({"oid": oid, "size": size}, 413, (
+                f"this batch asks for more than {MAX_BATCH_PARTS} part URLs in all; "
+                "ask for this object in another batch (fewer large objects per batch)"))
         upload, new = hub.storage.uploads.mint(oid, size, cfg.chunk_size, repo.path, ex.user or "",
                                                reuse=cfg.upload_reuse == "keep")
         if new:

@@ -206,3 +206,17 @@ def test_malformed_requests_get_a_4xx_and_the_server_stays_up(hub):
         status = answer.split(b"\r\n", 1)[0]
         assert status.split()[1][:1] in (b"2", b"4"), (request[:60], status)
     assert requests.get(f"{hub.url}/api/whoami-v2", timeout=30).status_code == 401
+
+
+def test_one_batch_hands_out_a_bounded_number_of_part_urls(start_hub):
+    from git_hf_agent.localhub.lfs import MAX_BATCH_PARTS
+
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    size = 40_000 * MiB  # 40,000 parts each
+    objects = [(f"{i:064x}", size) for i in range(4)]
+    answer = batch(hub.url, "alice/x", objects).json()["objects"]
+    fit = MAX_BATCH_PARTS // 40_000
+    assert all("actions" in o for o in answer[:fit])
+    assert all(o["error"]["code"] == 413 and "another batch" in o["error"]["message"] for o in answer[fit:])
+    assert psutil.Process(hub.proc.pid).memory_info().rss < 100 * MiB
