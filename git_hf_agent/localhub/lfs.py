@@ -265,7 +265,7 @@ def complete(ex: Exchange) -> None:
     ):
         raise HttpError(400, "'parts' must be a list of {partNumber: int, etag: str}")
     storage = ex.hub.storage
-    if storage.uploads.load(upload.upload_id) is None and storage.repo_object_size(repo, oid) == upload.size:
+    if storage.uploads.completed(upload.upload_id) and storage.repo_object_size(repo, oid) == upload.size:
         return ex.send_json(200, {"oid": oid, "size": upload.size})  # a repeated completion after success
     pairs = [(p["partNumber"], p["etag"].strip().strip('"')) for p in parts]
     new = storage.uploads.complete(upload, pairs, storage.publish)

@@ -319,10 +319,17 @@ class Uploads:
                 raise StorageError(400, f"sha256 mismatch: the parts hash to {sha}, not the oid {upload.oid}; "
                                         "the upload was discarded, upload the object again")
             new = publish(self.dir(upload.upload_id) / "data", upload.oid)
-            self.discard(upload)
+            self.discard(upload, completed=True)
             return new
 
-    def discard(self, upload: Upload) -> None:
+    def completed(self, upload_id: str) -> bool:
+        """Was this upload completed (not merely discarded)? Lets a repeated completion answer 200."""
+        try:
+            return json.loads((self.root / f"{upload_id}.done").read_text()).get("completed") is True
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def discard(self, upload: Upload, completed: bool = False) -> None:
         """Drop an upload and everything received for it; later PUTs of it get 404."""
         with self._lock(upload.upload_id):
             with self._guard:
@@ -335,7 +342,8 @@ class Uploads:
             except (OSError, ValueError, KeyError, TypeError):
                 expires = 0
             done = self.root / f"{upload.upload_id}.done"
-            _write_atomic(done, str(max(expires, int(time.time()) + 86400)).encode())
+            _write_atomic(done, json.dumps({"expires": max(expires, int(time.time()) + 86400),
+                                            "completed": completed}).encode())
             shutil.rmtree(self.dir(upload.upload_id), ignore_errors=True)
             index = self.root / "keep" / upload.key()
             try:
@@ -352,7 +360,7 @@ class Uploads:
         self._swept, removed = now, 0
         for path in self.root.iterdir():
             try:
-                if path.suffix == ".done" and int(path.read_text() or 0) < now:
+                if path.suffix == ".done" and int(json.loads(path.read_text())["expires"]) < now:
                     path.unlink()
                     removed += 1
                 elif path.is_dir() and UPLOAD_ID.match(path.name):
@@ -360,7 +368,7 @@ class Uploads:
                     if int(info.get("expires", 0)) < now:
                         self.discard(Upload(**{k: v for k, v in info.items() if k != "expires"}))
                         removed += 1
-            except (OSError, ValueError, TypeError):
+            except (OSError, ValueError, TypeError, KeyError):
                 continue
         return removed
 

@@ -26,7 +26,7 @@ import psutil
 import pytest
 import requests
 
-from tests.localhub.wire import LFS, batch, oid, part_urls
+from tests.localhub.wire import LFS, batch, commit_lfs_files, oid, part_urls
 from tests.support import TOKEN, create_repo
 
 pytestmark = pytest.mark.reliability
@@ -181,21 +181,12 @@ def test_wrong_replays_of_part_urls_never_store_a_corrupt_object(start_hub):
 
 @pytest.mark.e2e
 def test_a_real_git_push_and_clone_land_while_another_user_attacks_the_same_objects(start_hub, tmp_path):
-    from tests.support import authed, git, start_from_hub
+    from tests.support import authed, git
 
     hub = start_hub("--chunk-size", str(CHUNK), "--multipart-threshold", "1MiB", tokens={"alice": TOKEN, "bob": BOB})
     url = create_repo(hub.url, REPO)
-    git("lfs", "install", "--skip-repo")
-    work = tmp_path / "work"
-    git("init", "-q", "-b", "main", str(work))
-    start_from_hub(work, url)
-    git("lfs", "track", "*.bin", cwd=work)
-    git("config", f"lfs.{authed(url)}.git/info/lfs.locksverify", "false", cwd=work)
-    objects = [os.urandom(2 * MiB + i) for i in range(4)]
-    for i, data in enumerate(objects):
-        (work / f"w{i}.bin").write_bytes(data)
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "weights", cwd=work)
+    work, objects = tmp_path / "work", [os.urandom(2 * MiB + i) for i in range(4)]
+    commit_lfs_files(work, url, {f"w{i}.bin": data for i, data in enumerate(objects)})
     stop, failures = threading.Event(), []
     hostile = [threading.Thread(target=_hostile, args=(hub.url, objects, [], stop, True, seed, failures))
                for seed in range(2)]

@@ -65,6 +65,9 @@ def test_multipart_upload_is_assembled_checked_and_served(start_hub):
     assert stats["part_puts"] == 11 and stats["completions"] == 1 and stats["uploads_started"] == 1
     assert stats["parts"][oid(big)] == {str(n): 1 for n in range(1, 12)}
     assert stats["auth_headers_seen"]["part"] == 0 and stats["auth_headers_seen"]["complete"] == 0
+    assert complete(action, big, parts).status_code == 200  # a repeated completion (answer lost) succeeds too
+    fresh = batch(hub.url, "alice/x", [(oid(big), len(big) + 1)]).json()["objects"][0]["actions"]["upload"]
+    assert complete(fresh, big, parts).status_code in (400, 404)  # an upload that never got a part: not completed
 
 
 def test_completion_rejects_a_wrong_etag_and_wrong_content_and_serves_nothing(start_hub):
@@ -368,3 +371,14 @@ def test_overlapping_puts_of_one_part_the_one_that_finishes_last_wins(start_hub,
     assert resp.status_code == 200, resp.text
     href = batch(hub.url, "alice/x", [(oid(data), len(data))], operation="download").json()["objects"][0]
     assert requests.get(href["actions"]["download"]["href"], timeout=30).content == data
+
+
+def test_only_a_completed_upload_answers_a_repeated_completion_with_200(start_hub):
+    hub = start_hub("--chunk-size", "1MiB", "--multipart-threshold", "1MiB")
+    create_repo(hub.url, "alice/x")
+    data = bytes(range(256)) * (2 * 4096)
+    first, second = upload_action(hub.url, "alice/x", data), upload_action(hub.url, "alice/x", data)
+    parts = put_parts(first, data)
+    assert complete(first, data, parts).status_code == 200
+    assert complete(first, data, parts).status_code == 200
+    assert complete(second, data, parts).status_code == 404  # never received a part: nothing was completed

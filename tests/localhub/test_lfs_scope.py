@@ -7,8 +7,9 @@ import os
 import pytest
 import requests
 
-from tests.localhub.wire import batch, complete, oid, part_urls, put_parts, stored_download_href, upload_action
-from tests.support import TOKEN, api, authed, create_repo, git, start_from_hub
+from tests.localhub.wire import (batch, commit_lfs_files, complete, oid, part_urls, put_parts, stored_download_href,
+                                 upload_action)
+from tests.support import TOKEN, api, authed, create_repo, git
 
 MiB = 1024 * 1024
 BOB = "hf_bobTestToken0123456789abcdef"
@@ -89,17 +90,8 @@ def test_a_second_user_gets_an_upload_of_their_own_and_cannot_disturb_the_first(
 def test_private_repo_push_verify_and_clone_with_plain_git_lfs(hub, tmp_path):
     """git-lfs sends no token to the verify href of an ``authenticated`` object: it is presigned."""
     url = _private_repo(hub.url, "alice/private")
-    git("lfs", "install", "--skip-repo")
-    work = tmp_path / "work"
-    git("init", "-q", "-b", "main", str(work))
-    start_from_hub(work, url)
-    git("lfs", "track", "*.bin", cwd=work)
-    git("config", f"lfs.{authed(url)}.git/info/lfs.locksverify", "false", cwd=work)
-    git("config", f"lfs.{url}.git/info/lfs.locksverify", "false", cwd=work)
-    payload = os.urandom(2 * MiB)
-    (work / "weights.bin").write_bytes(payload)
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "weights", cwd=work)
+    work, payload = tmp_path / "work", os.urandom(2 * MiB)
+    commit_lfs_files(work, url, {"weights.bin": payload})
     push = git("push", authed(url), "main", cwd=work, env={**os.environ, "GIT_TRACE": "1"})
     assert "tq: verify" in push.stderr and "attempt #2" not in push.stderr  # git-lfs 3.3 tries a failing verify 3x
     stats = hub.stats()
@@ -120,16 +112,8 @@ def test_a_root_from_before_per_repo_scope_keeps_serving_its_objects(start_hub, 
 
     hub = start_hub()
     url = create_repo(hub.url, "alice/old")
-    git("lfs", "install", "--skip-repo")
-    work = tmp_path / "work"
-    git("init", "-q", "-b", "main", str(work))
-    start_from_hub(work, url)
-    git("lfs", "track", "*.bin", cwd=work)
-    git("config", f"lfs.{authed(url)}.git/info/lfs.locksverify", "false", cwd=work)
-    payload = os.urandom(300_000)
-    (work / "w.bin").write_bytes(payload)
-    git("add", ".", cwd=work)
-    git("commit", "-qm", "w", cwd=work)
+    work, payload = tmp_path / "work", os.urandom(300_000)
+    commit_lfs_files(work, url, {"w.bin": payload})
     git("push", authed(url), "main", cwd=work)
     hub.stop()
     shutil.rmtree(hub.root / "repos" / "models" / "alice" / "old.git" / "lfs-objects")  # as an older version left it

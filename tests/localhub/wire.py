@@ -86,3 +86,22 @@ def raw_get(url: str, headers: dict[str, str] | None = None, timeout: float = 30
             how = "timeout"
     head, _, body = received.partition(b"\r\n\r\n")
     return head, body, how
+
+
+def commit_lfs_files(work, url: str, files: dict[str, bytes]) -> None:
+    """A new work repo at ``work`` on the Hub repo's initial commit, with ``files`` committed as LFS (``*.bin``).
+
+    git-lfs filters go into the hermetic global config; lock verification is off (the Hub has no locks API).
+    """
+    from tests.support import authed, git, start_from_hub
+
+    git("lfs", "install", "--skip-repo")
+    git("init", "-q", "-b", "main", str(work))
+    start_from_hub(work, url)
+    git("lfs", "track", "*.bin", cwd=work)
+    for endpoint in (authed(url), url):
+        git("config", f"lfs.{endpoint}.git/info/lfs.locksverify", "false", cwd=work)
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "LFS files", cwd=work)
