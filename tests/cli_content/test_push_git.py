@@ -182,3 +182,13 @@ def test_pushing_another_branch_name_says_the_hub_shows_main(hub, tmp_path):
     hf("push", "origin", "master:main", cwd=repo, env=hub_env(hub))  # the advice works: lands on the initial commit
     assert git("ls-remote", "origin", "refs/heads/main", cwd=repo).stdout.split()[0] == \
         git("rev-parse", "master", cwd=repo).stdout.strip()
+
+
+def test_push_create_into_an_empty_repo_needs_no_merge(start_hub, tmp_path):
+    hub = start_hub("--empty-repos")  # a Hub that creates repos without the initial commit
+    repo = local_history(tmp_path, hub)
+    git("remote", "add", "origin", f"{hub.url}/alice/empty", cwd=repo)
+    mine = git("rev-parse", "HEAD", cwd=repo).stdout.strip()
+    proc = hf("push", "--create", cwd=repo, env=hub_env(hub))
+    assert "initial commit" not in proc.stderr and "[3/3] verify: ok: 1 LFS file" in proc.stderr
+    assert git("ls-remote", "origin", "refs/heads/main", cwd=repo).stdout.split()[0] == mine
