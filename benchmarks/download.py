@@ -221,12 +221,17 @@ class Bench:
         row.objects_s = watch.seconds or 0.0
         if contender == "ours":
             row.agent_s = _agent_seconds(dest)
+            log = dest / ".git" / "lfs" / "logs" / "git-hf-agent.jsonl"
+            if log.exists():   # kept for a look after the run (the clone itself is removed)
+                shutil.copy(log, self.work / f"dl-agent-{scenario}.jsonl")
         return row
 
     def _measure(self, scenario, contender, op, cmd, env, total, match, cwd=None) -> Row:
         m = run_measured(cmd, cwd=cwd or self.work, env=env, match=match, timeout=self.args.timeout)
         s = m.sampler
         note = "" if m.returncode == 0 else f"exit {m.returncode}: " + " / ".join(m.stderr.strip().splitlines()[-3:])[:300]
+        if m.returncode != 0:
+            (self.work / f"dl-stderr-{scenario}-{contender}.txt").write_text(m.stderr)
         return Row(scenario, contender, op, m.returncode == 0, m.wall_s, total, agent_rss_one=s.peak_rss_one if s else 0,
                    agent_cpu_s=s.cpu_s if s else 0.0, client_cpu_s=m.client_cpu_s, note=note)
 
@@ -401,7 +406,7 @@ def report(rows: list[Row], args, started: float) -> None:
               f"({big.mbps / ceiling:.3f})")
     for scenario in ("big-capped", "big-uncapped", "many-capped", "many-uncapped"):
         _target(rows, scenario, lambda o, t: o.mbps >= 0.9 * t.mbps, "hf_transfer", "ours >= 0.9x hf_transfer")
-    for op in ("push", "download"):
+    for op in ("push", "clone"):
         _target(rows, "small-latency", lambda o, b: o.seconds <= 1.2 * b.seconds, "basic",
                 f"{op}: ours no slower than 1.2x basic", op=op)
 

@@ -27,6 +27,7 @@ git-lfs (which checks it again) renames it into ``.git/lfs/objects``. So:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import fcntl
 import os
 import subprocess
 import threading
@@ -149,7 +150,8 @@ class DownloadEngine:
             return
         self._swept = True
         try:
-            leftovers = list(self.temp_dir.glob("*.download.journal")) + list(self.temp_dir.glob("*.download"))
+            leftovers = [p for pattern in ("*.download", "*.download.journal", "*.download.lock")
+                         for p in self.temp_dir.glob(pattern)]
         except OSError:
             return
         for leftover in leftovers:
@@ -191,6 +193,19 @@ class _Download:
         self._set_action(self.job.action)
         try:
             self.e.temp_dir.mkdir(parents=True, exist_ok=True)
+            lock = os.open(self.data.with_name(self.data.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise self._local(exc) from None
+        try:
+            # Another agent (a second `git lfs pull` running now) may be fetching this object into
+            # the same temp file: wait for it rather than write over its bytes.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._run_locked()
+        finally:
+            os.close(lock)
+
+    def _run_locked(self) -> str:
+        try:
             self.fd = os.open(self.data, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise self._local(exc) from None
