@@ -4,8 +4,9 @@ git-lfs hands the agent one ``download`` at a time per process; the agent
 answers ``complete`` with the path of a file whose sha256 it has checked, and
 git-lfs (which checks it again) renames it into ``.git/lfs/objects``. So:
 
-- the temp file lives in ``<lfs dir>/tmp/git-hf-agent/`` (same filesystem as the
-  objects: the rename is cheap), is sized up front and filled by offset;
+- the temp file lives in ``<lfs dir>/git-hf-agent/downloads/`` (:mod:`state`: same
+  filesystem as the objects, so the rename is cheap, and outside ``lfs/tmp``, which
+  git-lfs prunes after an hour), is sized up front and filled by offset;
 - an object larger than one range is fetched as ``Range`` GETs, ``--parallel`` at
   a time, each retried by the one :class:`retry.Policy` and continued from the
   byte it reached; a smaller one is one plain GET;
@@ -29,7 +30,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import fcntl
 import os
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -40,7 +40,7 @@ from urllib.parse import urljoin
 import requests
 
 from git_hf_agent import hubconf
-from git_hf_agent.agent import protocol
+from git_hf_agent.agent import protocol, state
 from git_hf_agent.agent.dlbatch import Action, BatchError, DownloadBatch, parse_action
 from git_hf_agent.agent.http import EXPIRED, FATAL, RETRIABLE, HttpFailure, Transport, network_failure
 from git_hf_agent.agent.log import Log
@@ -49,6 +49,7 @@ from git_hf_agent.agent.prefetch import Prefetcher
 from git_hf_agent.agent.progress import Emit, Progress
 from git_hf_agent.agent.ranges import BLOCK, InOrderHasher, RangeJournal, Span, plan, temp_paths
 from git_hf_agent.agent.retry import Cancelled, Policy
+from git_hf_agent.agent.state import lfs_dir  # noqa: F401  (main.py imports it from here)
 from git_hf_agent.agent.upload import ObjectFailed
 from git_hf_agent.redact import redact_url
 from git_hf_agent.units import format_size
@@ -57,7 +58,6 @@ DEFAULT_RANGE_SIZE = 16 << 20
 MAX_REDIRECTS = 10
 MAX_REFRESHES = 5
 EXPIRY_MARGIN = 30.0     # refresh URLs this many seconds before they expire
-TEMP_DIR = "git-hf-agent"
 ZERO_BLOCK = bytes(BLOCK)   # a block of zeros is not written: the sized temp file already reads as zeros (stays sparse)
 
 
@@ -82,20 +82,6 @@ class _Digest(Exception):
         self.got = got
 
 
-def lfs_dir(cwd: str | None = None) -> Path:
-    """git-lfs's storage directory: ``lfs.storage`` (relative to the git dir) or ``<common git dir>/lfs``."""
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
-
-    common = git("rev-parse", "--path-format=absolute", "--git-common-dir") or os.path.abspath(".git")
-    storage = git("config", "--get", "lfs.storage")
-    return Path(common, storage) if storage else Path(common, "lfs")
-
-
 class DownloadEngine:
     """Downloads objects one at a time with a pool of ``parallel`` range workers."""
 
@@ -107,7 +93,8 @@ class DownloadEngine:
         self.log = log
         self.parallel = parallel
         self.range_size = range_size
-        self.temp_dir = storage / "tmp" / TEMP_DIR
+        self.storage = storage
+        self.temp_dir = state.state_dir(storage, state.DOWNLOADS)
         self.objects_dir = storage / "objects"
         self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-range")
         self.prefetch = Prefetcher(batch, self.temp_dir, self.objects_dir) if prefetch else None
@@ -145,22 +132,15 @@ class DownloadEngine:
         return path
 
     def _sweep(self) -> None:
-        """Once per process: drop temp files and journals of objects already in place."""
+        """Once per process: drop temp files, journals and locks of objects already in place, and those
+        nobody touched for weeks (:func:`state.sweep`)."""
         if self._swept:
             return
         self._swept = True
-        try:
-            leftovers = [p for pattern in ("*.download", "*.download.journal", "*.download.lock")
-                         for p in self.temp_dir.glob(pattern)]
-        except OSError:
-            return
-        for leftover in leftovers:
-            oid = leftover.name.split(".", 1)[0]
-            if len(oid) == 64 and (self.objects_dir / oid[:2] / oid[2:4] / oid).is_file():
-                try:
-                    leftover.unlink()
-                except OSError:
-                    pass
+        for old in state.sweep(self.temp_dir, state.DOWNLOADS,
+                               lambda oid: state.object_path(self.storage, oid).is_file()):
+            if old.name.endswith(".download"):
+                self.log.say(f"removed an old partial download: {old.name}")
 
 
 class _Download:
@@ -192,8 +172,8 @@ class _Download:
     def _run(self) -> str:
         self._set_action(self.job.action)
         try:
-            self.e.temp_dir.mkdir(parents=True, exist_ok=True)
-            lock = os.open(self.data.with_name(self.data.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            state.state_dir(self.e.storage, state.DOWNLOADS)   # again: someone may have removed it
+            lock = os.open(self.data.with_name(self.data.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise self._local(exc) from None
         try:

@@ -1,6 +1,7 @@
 """Resume journal: one multipart upload's action and the parts already confirmed, with their ETags.
 
-One file per (oid, upload id) under ``<git dir>/lfs/tmp/git-hf-agent/``, private
+One file per (oid, upload id) under ``<lfs storage>/git-hf-agent/uploads/``
+(:mod:`state`: outside ``lfs/tmp``, which git-lfs prunes after an hour), private
 (mode 0600 in a 0700 directory: it holds presigned URLs, which are secrets). The
 first line describes the upload: oid, upload id, size, chunk size, part count,
 the LFS endpoint (which repo the upload is for), and the action itself
@@ -23,18 +24,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from git_hf_agent.agent import state
+
 FILE_MODE = 0o600
-DIR_MODE = 0o700
+DIR_MODE = state.DIR_MODE
 
 
 def journal_dir_for(object_path: str, git_dir: str | None = None) -> Path:
-    """``<lfs dir>/tmp/git-hf-agent`` for an object at ``<lfs dir>/objects/aa/bb/<oid>``."""
-    path = Path(object_path).resolve()
-    parents = path.parents
-    if len(parents) >= 4 and parents[2].name == "objects":
-        return parents[3] / "tmp" / "git-hf-agent"
-    base = Path(git_dir) if git_dir else Path(".git")
-    return base / "lfs" / "tmp" / "git-hf-agent"
+    """``<lfs storage>/git-hf-agent/uploads`` for an object at ``<lfs storage>/objects/aa/bb/<oid>``."""
+    return state.state_dir(state.storage_of(object_path, git_dir), state.UPLOADS)
 
 
 _IDENTITY = ("oid", "upload_id", "size", "chunk_size", "parts")

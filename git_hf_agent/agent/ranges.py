@@ -2,7 +2,8 @@
 
 - :func:`plan` cuts an object into fixed-size byte ranges (the last one shorter).
 - :class:`RangeJournal` sits beside the temp file (``<oid>.download`` and
-  ``<oid>.download.journal`` under ``<lfs dir>/tmp/git-hf-agent/``): a header line
+  ``<oid>.download.journal`` under ``<lfs dir>/git-hf-agent/downloads/``, see
+  :mod:`state`; the journal is private, mode 0600): a header line
   (oid, size, range size) then one line per range fully written. Each line is one
   ``write`` on an O_APPEND descriptor, so a kill -9 loses at most the ranges in
   flight; a torn line is ignored on reading. Data is not fsync'd per range: the
@@ -84,7 +85,7 @@ class RangeJournal:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if self.done else os.O_TRUNC)
-            self._fd = os.open(self.path, flags, 0o644)
+            self._fd = os.open(self.path, flags, 0o600)
             if not self.done:
                 os.write(self._fd, (json.dumps(self.header) + "\n").encode())
 

@@ -29,9 +29,10 @@ import stat
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable
 
-from git_hf_agent.agent import protocol
+from git_hf_agent.agent import protocol, state
 from git_hf_agent.agent.http import EXPIRED, FATAL, LFS_HEADERS, FileSlice, HttpFailure, Transport, stream
 from git_hf_agent.agent.journal import Journal, journal_dir_for
 from git_hf_agent.agent.log import Log
@@ -99,6 +100,7 @@ class Engine:
         self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-part")
         self.stopped = threading.Event()
         self._current: _Upload | None = None
+        self._swept = False
 
     def stop(self) -> None:
         """Abandon the upload in progress (git-lfs went away); confirmed parts stay in the journal."""
@@ -144,6 +146,20 @@ class Engine:
         took = max(time.monotonic() - start, 1e-6)
         self.log.say(f"stored {job.oid[:12]}: {format_size(job.size)} in {took:.1f}s ({job.size / took / 1e6:.1f} MB/s)")
         upload.report.event("object_done", result=result, elapsed_s=round(took, 3), bytes_sent=upload.progress.sent)
+
+    def journal_dir(self, job: Job) -> Path:
+        """Where ``job``'s resume journals live (:mod:`state`). The first call per process also removes
+        journals nobody touched for weeks and, when git-lfs keeps objects in the usual layout, journals
+        of objects no longer in the local store (such an upload can never be continued)."""
+        directory = journal_dir_for(job.path, self.git_dir)
+        if not self._swept:
+            self._swept = True
+            storage = state.storage_of(job.path, self.git_dir)
+            usual = Path(job.path).resolve() == state.object_path(storage, job.oid).resolve()
+            for old in state.sweep(directory, state.UPLOADS,
+                                   lambda oid: usual and not state.object_path(storage, oid).is_file()):
+                self.log.say(f"removed an abandoned resume journal: {old.name}")
+        return directory
 
     def _standalone_action(self, job: Job) -> dict | None:
         """``action: null`` (lfs.standalonetransferagent): ask the batch API ourselves, as git-lfs would."""
@@ -220,7 +236,7 @@ class _Upload:
     # -- resume -----------------------------------------------------------------------------
     def _resume_choice(self, offered: Plan) -> Plan:
         """The plan to run: ``offered``, or a journaled upload of this object whose URLs are still valid."""
-        directory = journal_dir_for(self.job.path, self.e.git_dir)
+        directory = self.e.journal_dir(self.job)
         saved = [j for j in Journal.saved(directory, self.job.oid, self.job.size) if j.done]
         if saved:   # another repo's upload is not ours to finish (the endpoint costs a few git calls: only now)
             endpoint = self.e.refresher.endpoint_id()
@@ -338,7 +354,7 @@ class _Upload:
     def _open_journal(self, plan: MultipartPlan):
         if plan.upload_id is None:
             return _Memo()
-        directory = journal_dir_for(self.job.path, self.e.git_dir)
+        directory = self.e.journal_dir(self.job)
         journal = Journal.open(directory, self.job.oid, plan.upload_id, self.job.size, plan.chunk_size, len(plan.parts),
                                plan.action, plan.deadline, self.e.refresher.endpoint_id())
         for old in journal.remove_others():

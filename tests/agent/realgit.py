@@ -65,3 +65,8 @@ def lfs_oid(work: Path, name: str) -> str:
 def agent_log(work: Path) -> list[dict]:
     path = work / ".git" / "lfs" / "logs" / "git-hf-agent.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def state_dir(repo: Path, kind: str) -> Path:
+    """Where the agent keeps resume state (docs/agent.md "Resume"): ``uploads`` or ``downloads``."""
+    return repo / ".git" / "lfs" / "git-hf-agent" / kind

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from git_hf_agent.units import parse_size
-from tests.agent.realgit import agent_log, commit_all, hub_repo, lfs_oid, sha256_file, stored_object
+from tests.agent.realgit import agent_log, commit_all, hub_repo, lfs_oid, sha256_file, state_dir, stored_object
 from tests.support import TOKEN, git, sparse_file
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ def test_push_mixing_many_small_files_with_one_large_one(start_hub, tmp_path):
     agent_lines = "\n".join(line for line in push.stderr.splitlines() if "xfer[" in line)
     assert "git-hf-agent" in agent_lines and TOKEN not in agent_lines   # git's own trace shows the URL
     assert TOKEN not in log_text
-    assert not list((work / ".git" / "lfs" / "tmp" / "git-hf-agent").glob("*.jsonl"))  # journal removed
+    assert not list(state_dir(work, "uploads").glob("*.jsonl"))  # journal removed
 
 
 @pytest.mark.big
@@ -100,7 +100,7 @@ def test_agent_killed_mid_push_then_repush_resends_only_unfinished_parts(start_h
     work = hub_repo(hub, tmp_path / "work", "resume", "--parallel 2 --backoff 0.05 --timeout 10")
     sparse_file(work / "big.bin", parse_size("24MiB"), stamp=b"kill-nine")
     commit_all(work)
-    journal_dir = work / ".git" / "lfs" / "tmp" / "git-hf-agent"
+    journal_dir = state_dir(work, "uploads")
 
     push = subprocess.Popen(["git", "push", "-q", "origin", "main"], cwd=work, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

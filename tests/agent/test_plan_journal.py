@@ -60,9 +60,11 @@ def test_journal_survives_a_torn_last_line_and_ignores_another_upload(tmp_path):
     assert Journal.open(tmp_path, "a" * 64, "U2", 30, 10, 3).done == {}    # other upload id
 
 
-def test_journal_lives_next_to_the_lfs_objects(tmp_path):
-    obj = tmp_path / ".git" / "lfs" / "objects" / "ab" / "cd" / ("abcd" + "0" * 60)
-    assert journal_dir_for(str(obj)) == tmp_path / ".git" / "lfs" / "tmp" / "git-hf-agent"
+def test_journal_lives_next_to_the_lfs_objects_outside_lfs_tmp(tmp_path):
+    """Beside ``objects/`` of whatever storage git-lfs uses (lfs.storage too), never in lfs/tmp (pruned hourly)."""
+    for storage in (tmp_path / ".git" / "lfs", tmp_path / "elsewhere" / "lfs-store"):
+        obj = storage / "objects" / "ab" / "cd" / ("abcd" + "0" * 60)
+        assert journal_dir_for(str(obj)) == storage / "git-hf-agent" / "uploads"
 
 
 def test_journal_made_wider_by_an_older_version_becomes_private_and_keeps_fresh_urls(tmp_path):

@@ -18,6 +18,7 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.agent.realgit import state_dir
 from tests.agent.fakehub import CHUNK, DATA, REMOTE, FakeHub, drive, init_line, make_object, upload_line
 
 
@@ -31,7 +32,7 @@ def push(repo, hub, obj, *args, action=None, remote=REMOTE):
 
 
 def journals(repo):
-    return list((repo / ".git" / "lfs" / "tmp" / "git-hf-agent").glob("*.jsonl"))
+    return list(state_dir(repo, "uploads").glob("*.jsonl"))
 
 
 def first_push_stops_after_two_parts(repo, hub, obj):

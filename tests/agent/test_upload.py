@@ -15,6 +15,7 @@ from git_hf_agent.agent.main import run
 from tests.agent.fakehub import (
     CHUNK, DATA, REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
 )
+from tests.agent.realgit import state_dir
 from tests.support import git
 
 
@@ -32,7 +33,7 @@ def assert_stored(t, hub, oid):
 
 
 def journals(repo):
-    return list((repo / ".git" / "lfs" / "tmp" / "git-hf-agent").glob("*.jsonl"))
+    return list(state_dir(repo, "uploads").glob("*.jsonl"))
 
 
 def test_parts_land_in_order_with_etags_and_no_authorization(repo, hub, obj):
@@ -146,7 +147,7 @@ def test_url_deadline_passed_refreshes_before_sending(repo, hub, obj):
 def test_new_upload_id_starts_over_cleanly(repo, hub, obj):
     oid, path = obj
     stale = hub.action()
-    jdir = repo / ".git" / "lfs" / "tmp" / "git-hf-agent"
+    jdir = state_dir(repo, "uploads")
     jdir.mkdir(parents=True)
     (jdir / f"{oid}.0000000000000000.jsonl").write_text('{"oid": "x"}\n')   # an older upload's journal
     hub.expire(new_upload_id="up-2")
@@ -287,8 +288,8 @@ def test_first_progress_event_comes_while_the_first_part_is_still_uploading(repo
 
 
 def test_unwritable_journal_fails_the_object_with_the_fix(repo, hub, obj):
-    (repo / ".git" / "lfs" / "tmp").mkdir(parents=True)
-    (repo / ".git" / "lfs" / "tmp" / "git-hf-agent").write_text("a file where the journal directory should be")
+    (repo / ".git" / "lfs").mkdir(parents=True, exist_ok=True)
+    (repo / ".git" / "lfs" / "git-hf-agent").write_text("a file where the journal directory should be")
     t = push(repo, hub, obj)
     [done] = t.completes
     assert "resume journal" in done["error"]["message"] and hub.calls("complete") == 0

@@ -20,6 +20,7 @@ import responses
 
 from git_hf_agent.agent.main import run
 from git_hf_agent.agent.ranges import RangeJournal, plan, temp_paths
+from tests.agent.realgit import state_dir
 
 ENDPOINT = "https://hub.test/alice/model.git/info/lfs"
 HREF = "https://hub.test/_lfs/objects/{oid}?sig=abc"
@@ -127,14 +128,14 @@ def test_big_object_comes_in_parallel_ranges_and_is_handed_back_verified(repo, r
     assert "error" not in done
     path = done["path"]
     assert open(path, "rb").read() == data
-    assert os.path.dirname(path) == str(repo / ".git" / "lfs" / "tmp" / "git-hf-agent")   # same fs as objects
+    assert os.path.dirname(path) == str(state_dir(repo, "downloads"))   # same fs as objects
     assert hub.batches[0]["operation"] == "download"          # standalone: the agent asked the batch API
     ranges = sorted(h["Range"] for _, h in hub.gets)
     assert len(ranges) == 6 and f"bytes=0-{MIB - 1}" in ranges and f"bytes={5 * MIB}-{len(data) - 1}" in ranges
     assert all(h["Accept-Encoding"] == "identity" and "Authorization" not in h for _, h in hub.gets)
     seen = progress_of(replies)
     assert seen == sorted(seen) and seen[-1] == len(data)
-    assert not (repo / ".git" / "lfs" / "tmp" / "git-hf-agent" / f"{hub.oid}.download.journal").exists()
+    assert not (state_dir(repo, "downloads") / f"{hub.oid}.download.journal").exists()
 
 
 def test_small_object_is_one_plain_get_with_the_action_headers(repo, rsps):

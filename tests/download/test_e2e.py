@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from git_hf_agent.localhub.process import ServeProcess
+from tests.agent.realgit import state_dir
 from tests.download.helpers import GIT_HF, agent_events, global_init, pushed_repo
 from tests.support import TOKEN, USER, git
 
@@ -61,7 +62,7 @@ def test_plain_clone_downloads_through_the_agent_while_push_keeps_batch_and_mult
     assert statuses.count(206) == 6 and statuses.count(200) == 8        # 6 ranges, 8 small objects in one GET
     assert hub.stats()["auth_headers_seen"]["download"] == 0          # presigned hrefs: no token
     assert TOKEN not in out.stderr.replace(f":{TOKEN}@", "")           # nothing printed the token
-    assert not list((clone / ".git" / "lfs" / "tmp" / "git-hf-agent").glob("*.journal"))
+    assert not list(state_dir(clone, "downloads").glob("*.journal"))
 
 
 def test_no_downloads_leaves_clone_to_git_lfs(start_hub, tmp_path):
@@ -102,7 +103,7 @@ def test_kill_9_mid_lfs_pull_resumes_fetching_only_the_ranges_in_flight(start_hu
     url = pushed_repo(hub, work, "resume", {"big.bin": _random(size, "kill")})
     clone = tmp_path / "clone"
     git("clone", "-q", url, str(clone), env={"GIT_LFS_SKIP_SMUDGE": "1"})
-    tmp = clone / ".git" / "lfs" / "tmp" / "git-hf-agent"
+    tmp = state_dir(clone, "downloads")
 
     pull = subprocess.Popen(["git", "lfs", "pull"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -19,6 +19,7 @@ import time
 import psutil
 import pytest
 
+from tests.agent.realgit import state_dir
 from tests.reliability.chaos import CHUNK, MiB, assert_pushed, setup, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.timeout(240)]
@@ -101,7 +102,7 @@ def test_kill9_at_60_percent_then_repush_sends_only_unfinished_parts(start_hub, 
     [start] = [e for e in _since(ch, before) if e["event"] == "object_start"]
     assert start["resumed"] == ("same_upload" if reuse == "keep" else "journaled_upload")
     assert start["parts_done"] >= len(accepted) - PARALLEL
-    journal = ch.repo / ".git" / "lfs" / "tmp" / "git-hf-agent"
+    journal = state_dir(ch.repo, "uploads")
     leftovers = [p for p in journal.rglob("*") if p.is_file()] if journal.exists() else []
     assert not leftovers, f"resume journal not removed after the successful completion: {leftovers}"
 
