@@ -28,11 +28,13 @@ from urllib.parse import urlsplit
 import click
 
 from git_hf_agent import downloadsetup, hubapi, hubconf
+from git_hf_agent.agent import state
 from git_hf_agent.apifailure import ApiFailure
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, Repo, find_repo, run_git
 from git_hf_agent.redact import redact_url
 from git_hf_agent.setup import AGENT, has_lfs_hook, is_old_hf_agent, miscased_agent_keys
+from git_hf_agent.units import format_size
 
 INIT_LINE = {"event": "init", "operation": "upload", "remote": "origin", "concurrent": True, "concurrenttransfers": 1}
 HELPER_MARK = " credential --endpoint "  # in the helper command `git hf init` writes
@@ -134,6 +136,18 @@ def check_downloads(config: GitConfig, base: str, repo: Repo | None) -> Check:
                      "stay with git-lfs", f"`git remote set-url origin {plain}NAMESPACE/NAME` (no user name or token in it)")
     return Check("downloads", True, f"clone/pull of {plain}... go through the agent (parallel ranges, resumable); "
                  "pushes keep the batch API + multipart")
+
+
+def check_resume_state(cwd: Path) -> Check:
+    """How much resume state unfinished pushes and pulls left (docs/agent.md "Resume"); never a failure."""
+    directory = state.lfs_dir(str(cwd)) / state.NAME
+    files, used = state.usage(directory.parent)
+    if not files:
+        return Check("resume state", True, "none (no unfinished push or pull)")
+    return Check("resume state", True, (
+        f"{files} file{'s' if files > 1 else ''}, {format_size(used)} on disk in {directory} (unfinished pushes/pulls: "
+        f"the next run continues them; removed once done, or after {state.STALE_DAYS} days untouched). "
+        f"To drop it now (those objects then start from zero): rm -rf {shlex.quote(str(directory))}"))
 
 
 def check_agent_starts(path: str, args: str | None, cwd: Path) -> Check:
@@ -285,6 +299,8 @@ def run_checks(base: str, repo: Repo | None, named: tuple[str, ...] = ()) -> lis
         with tempfile.TemporaryDirectory(prefix="git-hf-doctor-") as scratch:
             checks.append(check_agent_starts(config.get(f"{AGENT}.path"), config.get(f"{AGENT}.args"), cwd or Path(scratch)))
     checks.append(check_downloads(config, base, repo))
+    if cwd is not None:
+        checks.append(check_resume_state(cwd))
     helper = (check_credentials(base, cwd, token) if allowed else
               Check("credential helper", None, "not checked: not a configured Hub endpoint (see hub endpoint)"))
     checks += [check_token(token), helper, *hub_checks]

@@ -111,3 +111,17 @@ def test_origin_that_is_not_a_configured_hub_gets_no_token(hub, repo):
     assert "FAIL" in line and "not a configured Hub endpoint" in line and f"git hf init --endpoint {hub.url}" in line
     assert "whoami" not in proc.stdout and "logged in as" not in proc.stdout
     assert hub.stats()["requests"].get("whoami", 0) == 0 or "whoami" not in hub.stats()["requests"]
+
+
+def test_resume_state_left_by_an_unfinished_pull_is_reported_with_its_size_and_how_to_drop_it(hub, configured):
+    assert "none (no unfinished push or pull)" in lines_for(hf("doctor", cwd=configured).stdout, "resume state")
+    downloads = configured / ".git" / "lfs" / "git-hf-agent" / "downloads"
+    downloads.mkdir(parents=True)
+    with open(downloads / ("ab" * 32 + ".download"), "wb") as fh:   # a 4 GiB partial download, 1 MiB fetched
+        fh.truncate(4 << 30)
+        fh.write(b"x" * (1 << 20))
+
+    line = lines_for(hf("doctor", cwd=configured).stdout, "resume state")
+
+    assert "1 file, 1.0 MiB on disk" in line and str(downloads.parent) in line
+    assert f"rm -rf {downloads.parent}" in line
