@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import time
 
@@ -12,6 +13,7 @@ import pytest
 
 from git_hf_agent.agent.journal import Journal, journal_dir_for
 from git_hf_agent.agent.main import run
+from git_hf_agent.agent.state import STALE_DAYS
 from tests.agent.fakehub import (
     CHUNK, DATA, REMOTE, SECRET, STORE, FakeHub, connection_reset, drive, init_line, make_object, upload_line,
 )
@@ -354,3 +356,21 @@ def test_parts_recorded_by_an_earlier_run_but_lost_by_the_server_are_sent_again(
     assert sorted(hub.received) == [1, 2, 3, 4]
     assert journals(repo) == []
     assert [e["parts_done"] for e in t.log if e["event"] == "part_done"] == [3, 4, 3, 4]   # 1, 2 counted again
+
+
+def test_journals_of_pruned_objects_and_weeks_old_journals_are_swept_fresh_ones_kept(repo, hub, obj):
+    """Resume state cannot grow without bound: a journal whose object left the local store (git lfs prune)
+    or that nobody touched for weeks is removed; another object's recent journal (2 h old) is kept."""
+    other_oid, _ = make_object(repo, b"another object, still in the store")
+    jdir = state_dir(repo, "uploads")
+    jdir.mkdir(parents=True, exist_ok=True)
+    pruned = jdir / f"{'e' * 64}.0000000000000000.jsonl"
+    kept = jdir / f"{other_oid}.0000000000000000.jsonl"
+    stale = jdir / f"{other_oid}.1111111111111111.jsonl"
+    for path, age in ((pruned, 60), (kept, 7200), (stale, (STALE_DAYS + 1) * 86400)):
+        path.write_text('{"oid": "x"}\n')
+        os.utime(path, (time.time() - age, time.time() - age))
+
+    assert_stored(push(repo, hub, obj), hub, obj[0])
+
+    assert journals(repo) == [kept]
