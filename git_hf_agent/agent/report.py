@@ -58,15 +58,12 @@ class Report:
 
     def part_ended(self, number: int | None, done: bool) -> None:
         """A part left the wire: stored (``done``, its ETag journaled) or abandoned."""
-        with self._lock:
+        with self._lock:   # written under the lock: parts_done rises line by line in the log
             self.in_flight = max(self.in_flight - 1, 0)
             if done:
                 self.parts_done += 1
-            counts = self._counts()
-            if done:
                 self._last = self._clock()
-        if done:
-            self.event("part_done", part=number, **counts)
+                self.event("part_done", part=number, **self._counts())
 
     def forget(self, parts: int) -> None:
         """``parts`` counted as done must be sent again (the server lost them)."""
@@ -80,8 +77,7 @@ class Report:
             if self._last is not None and now - self._last < self._interval:
                 return
             self._last = now
-            counts = self._counts()
-        self.event("progress", **counts)
+            self.event("progress", **self._counts())
 
     def retry(self, *, what: str, part: int | None, status: int | None, error: str | None,
               attempt: int, max_attempts: int, delay: float) -> str:

@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from tests.download.helpers import global_init, pushed_repo
+from tests.download.test_e2e import _downloaders
 from tests.reliability.chaos import CHUNK, MiB, assert_pushed, setup
 from tests.reliability.test_resume import _kill_agents_at, _since
 from tests.support import git
@@ -65,18 +66,6 @@ def test_push_killed_then_repushed_two_hours_later_sends_only_the_missing_parts(
     assert second <= missing + PARALLEL * CHUNK, (
         f"second push sent {second} part bytes; {missing} were missing, at most {PARALLEL} parts in flight")
     assert stats["completions"] == 1
-
-
-def _downloaders(repo: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if "git-hf-agent" in cmd and proc.info["cwd"] and str(repo) in proc.info["cwd"]:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 def test_lfs_pull_killed_then_rerun_two_hours_later_fetches_only_the_missing_ranges(start_hub, tmp_path):
