@@ -148,10 +148,15 @@ def object_path(storage: Path, oid: str) -> Path:
 
 
 def usage(storage: Path) -> tuple[int, int]:
-    """(files, bytes on disk) of the agent's state in ``storage`` (partial downloads are sparse: blocks, not sizes)."""
+    """(files, bytes on disk) of the agent's state in ``storage`` (partial downloads are sparse: blocks, not sizes).
+
+    Empty ``*.lock`` files only serialise agents working on the same object; they hold no
+    unfinished work, so they are not counted (a finished clone reports no state)."""
     files = used = 0
     for root, _dirs, names in os.walk(storage / NAME):
         for name in names:
+            if name.endswith(".lock"):
+                continue
             try:
                 st = os.lstat(os.path.join(root, name))
             except OSError:

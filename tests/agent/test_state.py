@@ -71,5 +71,15 @@ def test_usage_counts_blocks_of_sparse_partials(tmp_path):
     with open(directory / f"{OID_A}.download", "wb") as fh:
         fh.truncate(1 << 30)                 # 1 GiB, nothing written yet
         fh.write(b"x" * 4096)
+    (directory / f"{OID_A}.download.lock").touch()
+    (directory / "prefetch.lock").touch()
     files, used = state.usage(storage)
     assert files == 1 and 4096 <= used < 1 << 20
+
+
+def test_usage_of_lock_files_alone_is_no_state(tmp_path):
+    storage = tmp_path / "lfs"
+    directory = state.state_dir(storage, state.DOWNLOADS)
+    (directory / f"{OID_A}.download.lock").touch()
+    (directory / "prefetch.lock").touch()
+    assert state.usage(storage) == (0, 0)
