@@ -182,10 +182,7 @@ class Journal:
     def remove(self) -> None:
         """Delete this journal (after a successful completion, or when the upload is given up)."""
         self.close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
 
     def remove_others(self) -> list[Path]:
         """Delete journals of other uploads of the same oid to the same endpoint (this one is in use).

@@ -103,11 +103,9 @@ class RangeJournal:
                 self._fd = None
 
     def remove(self) -> None:
+        """Close and delete the journal file (gone already is fine)."""
         self.close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
 
 
 class InOrderHasher:
