@@ -1,10 +1,11 @@
-"""Fixtures for every suite: the hermetic seal (autouse) and a local Hub per test."""
+"""Fixtures for every suite: the hermetic seal (autouse), a local Hub per test, and HTTP faked at the wire."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
+import responses
 
 from git_hf_agent.localhub.process import ServeProcess
 from tests.support import TOKEN, USER, hermetic_env
@@ -50,3 +51,10 @@ def start_hub(tmp_path, require_git_lfs):
 def hub(start_hub):
     """A local Hub with default options and the test token."""
     return start_hub()
+
+
+@pytest.fixture
+def rsps():
+    """Every HTTP request goes to ``responses``; unmatched ones fail as connection errors."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

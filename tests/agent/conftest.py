@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import responses
 
 from tests.agent.fakehub import CHUNK, DATA, FakeHub, make_object
 
@@ -14,13 +13,6 @@ def repo(tmp_path, monkeypatch):
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def rsps():
-    """Every HTTP request of the agent goes to ``responses``; unmatched ones fail as connection errors."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -36,12 +36,6 @@ def repo(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def blob(size: int, seed: int = 1) -> bytes:
     """Non-repeating bytes (a shifted range would change the hash)."""
     out = bytearray()
