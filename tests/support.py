@@ -14,6 +14,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 # A token the local Hub accepts in tests (`git hf serve --token alice:TOKEN`).
 USER = "alice"
 TOKEN = "hf_localTestToken0123456789abcdef"
@@ -120,3 +122,16 @@ def start_from_hub(work: Path, url: str, token: str = TOKEN) -> str:
     git("fetch", "-q", authed(url, token), "main", cwd=work)
     git("reset", "-q", "--hard", "FETCH_HEAD", cwd=work)
     return git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def agent_processes(work: Path | str) -> list[psutil.Process]:
+    """The git-hf-agent processes git-lfs started in ``work`` (or below it), e.g. to kill them like a crash."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if "git-hf-agent" in cmd and "python" in cmd and proc.info["cwd"] and str(work) in proc.info["cwd"]:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found

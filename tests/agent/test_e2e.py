@@ -11,7 +11,7 @@ import pytest
 
 from git_hf_agent.units import parse_size
 from tests.agent.realgit import agent_log, commit_all, hub_repo, lfs_oid, sha256_file, state_dir, stored_object
-from tests.support import TOKEN, git, sparse_file
+from tests.support import TOKEN, agent_processes, git, sparse_file
 
 pytestmark = pytest.mark.e2e
 
@@ -81,19 +81,6 @@ def test_six_gib_sparse_file_through_multipart_lands_under_faults(start_hub, tmp
     assert hub.stats()["auth_headers_seen"]["download"] == 0
 
 
-def _agent_processes(work):
-    """The agent processes git-lfs started for a push in ``work`` (to kill them like a crash)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if "git-hf-agent" in cmd and "python" in cmd and proc.info["cwd"] and str(work) in proc.info["cwd"]:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 def test_agent_killed_mid_push_then_repush_resends_only_unfinished_parts(start_hub, tmp_path, sig):
     hub = start_hub("--multipart-threshold", "4MiB", "--chunk-size", "1MiB", "--conn-rate", "3MB")
@@ -110,7 +97,7 @@ def test_agent_killed_mid_push_then_repush_resends_only_unfinished_parts(start_h
         if journals and len(journals[0].read_text().splitlines()) >= 1 + 6:   # header + 6 confirmed parts
             break
         time.sleep(0.05)
-    victims = _agent_processes(work)
+    victims = agent_processes(work)
     assert victims, f"the agent process was not found; push: {push.poll()} {push.communicate() if push.poll() is not None else None}"
     for proc in victims:
         proc.send_signal(sig)

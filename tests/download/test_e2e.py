@@ -20,7 +20,7 @@ import pytest
 from git_hf_agent.localhub.process import ServeProcess
 from tests.agent.realgit import state_dir
 from tests.download.helpers import GIT_HF, agent_events, global_init, pushed_repo
-from tests.support import TOKEN, USER, git
+from tests.support import TOKEN, USER, agent_processes, git
 
 pytestmark = pytest.mark.e2e
 MIB = 1 << 20
@@ -81,18 +81,6 @@ def test_no_downloads_leaves_clone_to_git_lfs(start_hub, tmp_path):
     assert "remove" in global_init(hub, "--no-downloads").stdout
 
 
-def _downloaders(repo):
-    found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if "git-hf-agent" in cmd and "python" in cmd and proc.info["cwd"] and str(repo) in proc.info["cwd"]:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
-
-
 @pytest.mark.reliability
 def test_kill_9_mid_lfs_pull_resumes_fetching_only_the_ranges_in_flight(start_hub, tmp_path):
     hub = start_hub("--conn-rate", "2MB")
@@ -115,7 +103,7 @@ def test_kill_9_mid_lfs_pull_resumes_fetching_only_the_ranges_in_flight(start_hu
             break
         time.sleep(0.05)
     assert journal is not None, "the download never got going"
-    victims = _downloaders(clone)
+    victims = agent_processes(clone)
     assert victims
     for proc in victims:
         proc.send_signal(signal.SIGKILL)

@@ -22,10 +22,9 @@ import psutil
 import pytest
 
 from tests.download.helpers import global_init, pushed_repo
-from tests.download.test_e2e import _downloaders
 from tests.reliability.chaos import CHUNK, MiB, assert_pushed, setup
 from tests.reliability.test_resume import _kill_agents_at, _since
-from tests.support import git
+from tests.support import agent_processes, git
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.timeout(240)]
 PARALLEL = 4
@@ -81,7 +80,7 @@ def test_lfs_pull_killed_then_rerun_two_hours_later_fetches_only_the_missing_ran
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and hub.stats()["requests"]["download"] < 10:
         time.sleep(0.05)
-    victims = _downloaders(clone)
+    victims = agent_processes(clone)
     assert victims, "no agent process to kill"
     for proc in victims:
         proc.send_signal(signal.SIGKILL)
