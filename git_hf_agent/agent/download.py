@@ -27,7 +27,6 @@ git-lfs (which checks it again) renames it into ``.git/lfs/objects``. So:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import fcntl
 import os
 import threading
@@ -51,6 +50,7 @@ from git_hf_agent.agent.ranges import BLOCK, InOrderHasher, RangeJournal, Span, 
 from git_hf_agent.agent.retry import Cancelled, Policy
 from git_hf_agent.agent.state import lfs_dir  # noqa: F401  (main.py imports it from here)
 from git_hf_agent.agent.upload import ObjectFailed
+from git_hf_agent.agent.workers import PooledEngine, run_all
 from git_hf_agent.redact import redact_url
 from git_hf_agent.units import format_size
 
@@ -82,21 +82,17 @@ class _Digest(Exception):
         self.got = got
 
 
-class DownloadEngine:
+class DownloadEngine(PooledEngine):
     """Downloads objects one at a time with a pool of ``parallel`` range workers."""
 
     def __init__(self, transport: Transport, policy: Policy, batch: DownloadBatch, log: Log, *,
                  parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE, prefetch: bool = True) -> None:
-        self.transport = transport
-        self.policy = policy
+        super().__init__(transport, policy, log, parallel=parallel, thread_name_prefix="git-hf-range")
         self.batch = batch
-        self.log = log
-        self.parallel = parallel
         self.range_size = range_size
         self.storage = storage
         self.temp_dir = state.state_dir(storage, state.DOWNLOADS)
         self.objects_dir = storage / "objects"
-        self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-range")
         self.prefetch = Prefetcher(batch, self.temp_dir, self.objects_dir) if prefetch else None
         self._endpoints: list[str] | None = None
         self._swept = False
@@ -305,20 +301,7 @@ class _Download:
             journal.close()
 
     def _run_all(self, spans: list[Span], fn: Callable[[Span], None]) -> None:
-        futures = [self.e.pool.submit(fn, span) for span in spans]
-        finished, pending = cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
-        if not any(f.exception() is not None for f in finished):
-            return
-        self.cancel.set()
-        for f in pending:
-            f.cancel()
-        cf.wait(pending)
-        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
-        for kind in (_NoRanges, ObjectFailed):
-            for exc in errors:
-                if isinstance(exc, kind):
-                    raise exc
-        raise errors[0]
+        run_all(self.e.pool, fn, spans, self.cancel, (_NoRanges, ObjectFailed))
 
     def _fetch_span(self, span: Span, total: int, journal: RangeJournal, hasher: InOrderHasher) -> None:
         if self.cancel.is_set():

@@ -23,7 +23,6 @@ The object file is opened read-only and never modified.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
 import stat
 import threading
@@ -41,6 +40,7 @@ from git_hf_agent.agent.progress import Emit, Progress
 from git_hf_agent.agent.refresh import Refresher, RefreshError
 from git_hf_agent.agent.report import Report
 from git_hf_agent.agent.retry import Cancelled, Policy
+from git_hf_agent.agent.workers import PooledEngine, run_all
 from git_hf_agent.units import format_size
 
 MAX_REFRESHES = 5       # fresh-URL rounds per object before giving up
@@ -86,18 +86,14 @@ class Job:
     emit: Emit
 
 
-class Engine:
+class Engine(PooledEngine):
     """Uploads objects one at a time with a pool of ``parallel`` part workers."""
 
     def __init__(self, transport: Transport, policy: Policy, refresher: Refresher, log: Log,
                  *, parallel: int, git_dir: str | None = None) -> None:
-        self.transport = transport
-        self.policy = policy
+        super().__init__(transport, policy, log, parallel=parallel, thread_name_prefix="git-hf-part")
         self.refresher = refresher
-        self.log = log
-        self.parallel = parallel
         self.git_dir = git_dir
-        self.pool = cf.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="git-hf-part")
         self.stopped = threading.Event()
         self._current: _Upload | None = None
         self._swept = False
@@ -108,10 +104,6 @@ class Engine:
         current = self._current
         if current is not None:
             current.cancel.set()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.transport.close()
 
     def upload(self, job: Job) -> None:
         """Store ``job``'s object on the server or raise :class:`ObjectFailed`."""
@@ -362,22 +354,8 @@ class _Upload:
         return journal
 
     def _run_parts(self, numbers: list[int]) -> None:
-        futures = [self.e.pool.submit(self._send_part, n) for n in numbers]
-        finished, pending = cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
-        failed = [f for f in finished if f.exception() is not None]
-        if not failed:
-            return
-        self.cancel.set()
-        for f in pending:
-            f.cancel()
-        cf.wait(pending)
-        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
         # Prefer control-flow signals (stored / start over) over the Cancelled they caused.
-        for kind in (_Stored, _StartOver, ObjectFailed):
-            for exc in errors:
-                if isinstance(exc, kind):
-                    raise exc
-        raise errors[0]
+        run_all(self.e.pool, self._send_part, numbers, self.cancel, (_Stored, _StartOver, ObjectFailed))
 
     def _send_part(self, number: int) -> None:
         if self.cancel.is_set():
