@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from git_hf_agent import hubconf
-from git_hf_agent.agent.http import AUTH, LFS_HEADERS, HttpFailure, Transport
-from git_hf_agent.agent.refresh import credential_fill, git_config, split_credentials
+from git_hf_agent.agent.http import AUTH, HttpFailure, Transport
+from git_hf_agent.agent.refresh import BatchClient, credential_fill, git_config, split_credentials
 from git_hf_agent.agent.retry import Policy
 
 
@@ -73,15 +73,11 @@ def parse_action(obj: Any) -> Action:
     return Action(href=href, headers=dict(header))
 
 
-class DownloadBatch:
+class DownloadBatch(BatchClient):
     """Asks the batch API for one object's download action, with the repo's endpoint and credentials."""
 
     def __init__(self, transport: Transport, remote: str, cwd: str | None = None) -> None:
-        self.transport = transport
-        self.remote = remote
-        self.cwd = cwd
-        self._endpoint: str | None = None
-        self._auth: tuple[str, str] | None = None
+        super().__init__(transport, remote, cwd)
         self._asked = False     # credentials looked up (after the endpoint asked for them)
 
     def endpoint(self) -> str:
@@ -106,13 +102,8 @@ class DownloadBatch:
         """POST to the batch API (retried per ``policy``); credentials fetched when the endpoint asks."""
         while True:
             auth = self._auth if hubconf.origin(url) == hubconf.origin(self._endpoint) else None
-
-            def attempt(n: int, auth=auth):
-                return self.transport.request("batch", "POST", url, attempt=n, body=body, nbytes=len(body),
-                                              headers=LFS_HEADERS, auth=auth, oid=oid)
-
             try:
-                return policy.call(attempt, on_retry=on_retry)
+                return self._call(url, body, auth, oid, policy, on_retry)
             except HttpFailure as failure:
                 if self._asked or failure.status not in (401, 403, 404):
                     raise

@@ -103,8 +103,8 @@ def credential_fill(url: str, cwd: str | None = None) -> tuple[str, str] | None:
     return None
 
 
-class Refresher:
-    """Calls the batch API for one oid with the repo's LFS endpoint and credentials."""
+class BatchClient:
+    """One remote's LFS batch API: the endpoint and credentials (each subclass finds them its way) and the call."""
 
     def __init__(self, transport: Transport, remote: str, cwd: str | None = None) -> None:
         self.transport = transport
@@ -112,6 +112,20 @@ class Refresher:
         self.cwd = cwd
         self._endpoint: str | None = None
         self._auth: tuple[str, str] | None = None
+
+    def _call(self, url: str, body: bytes, auth: tuple[str, str] | None, oid: str | None, policy: Policy,
+              on_retry=None):
+        """POST ``body`` to the batch ``url`` with ``auth``, retried per ``policy``; HttpFailure when it fails."""
+
+        def attempt(n: int):
+            return self.transport.request("batch", "POST", url, attempt=n, body=body, nbytes=len(body),
+                                          headers=LFS_HEADERS, auth=auth, oid=oid)
+
+        return policy.call(attempt, on_retry=on_retry)
+
+
+class Refresher(BatchClient):
+    """Calls the batch API for one oid with the repo's LFS endpoint and credentials."""
 
     def endpoint_id(self) -> str | None:
         """The LFS endpoint without credentials (which Hub repo an upload belongs to); None if unknown."""
@@ -138,13 +152,8 @@ class Refresher:
             "operation": "upload", "transfers": ["multipart", "basic"],
             "objects": [{"oid": oid, "size": size}], "hash_algo": "sha256",
         }).encode()
-
-        def attempt(n: int):
-            return self.transport.request("batch", "POST", url, attempt=n, body=body, nbytes=len(body),
-                                          headers=LFS_HEADERS, auth=self._auth, oid=oid)
-
         try:
-            resp = policy.call(attempt, on_retry=on_retry)
+            resp = self._call(url, body, self._auth, oid, policy, on_retry)
         except HttpFailure as failure:
             fix = ("check the Hub token (`git hf doctor`; `git hf init` sets up the credential helper)"
                    if failure.category == AUTH else "re-run `git push` later")
