@@ -28,6 +28,7 @@ git-lfs (which checks it again) renames it into ``.git/lfs/objects``. So:
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import threading
 import time
@@ -58,6 +59,7 @@ DEFAULT_RANGE_SIZE = 16 << 20
 MAX_REDIRECTS = 10
 MAX_REFRESHES = 5
 EXPIRY_MARGIN = 30.0     # refresh URLs this many seconds before they expire
+_HANDOFFS = itertools.count(1)   # handed-off names are unique per process
 ZERO_BLOCK = bytes(BLOCK)   # a block of zeros is not written: the sized temp file already reads as zeros (stays sparse)
 
 
@@ -137,6 +139,8 @@ class DownloadEngine(PooledEngine):
                                lambda oid: state.object_path(self.storage, oid).is_file()):
             if old.name.endswith(".download"):
                 self.log.say(f"removed an old partial download: {old.name}")
+        # a handed-off file git-lfs never renamed (it was killed in between); never one in use
+        state.sweep(self.temp_dir, state.HANDOFFS, lambda oid: False, stale_days=state.HANDOFF_STALE_DAYS)
 
 
 class _Download:
@@ -203,12 +207,28 @@ class _Download:
                     self.progress.restart()
         finally:
             os.close(self.fd)
+        handed = self._hand_off()
         self.progress.finish()
         try:
             self.journal_path.unlink()
         except FileNotFoundError:
             pass
-        return str(self.data)
+        return str(handed)
+
+    def _hand_off(self) -> Path:
+        """Give the verified file a name of its own while the object's lock is still held.
+
+        git-lfs hashes the file named in ``complete`` and only then renames it into
+        ``objects/``. Under the shared ``<oid>.download`` name, a second agent for the
+        same object (another pull waiting on the lock) would reopen and blank that file
+        in between, and git-lfs would fail the object ("downloaded file failed checks").
+        """
+        handed = self.data.with_name(f"{self.data.name}.{os.getpid()}-{next(_HANDOFFS)}{state.HANDOFF_SUFFIX}")
+        try:
+            os.rename(self.data, handed)
+        except OSError as exc:
+            raise self._local(exc) from None
+        return handed
 
     def _fetch(self) -> None:
         spans = plan(self.job.size, self.e.range_size)

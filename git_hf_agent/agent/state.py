@@ -46,9 +46,15 @@ _FILES = {
     UPLOADS: re.compile(r"^([0-9a-f]{64})\.[0-9a-f]{16}\.jsonl$"),
     DOWNLOADS: re.compile(r"^([0-9a-f]{64})\.download(?:\.journal)?$"),
 }
+# A finished download handed to git-lfs under a name of its own (``<oid>.download.<pid>-<n>.done``), which
+# git-lfs renames into objects/ once it has hashed it; swept only when old (it may be mid-rename otherwise).
+HANDOFFS = "handoffs"
+HANDOFF_SUFFIX = ".done"
+HANDOFF_STALE_DAYS = 1
 _SWEPT = {
     UPLOADS: re.compile(r"^([0-9a-f]{64})\.[0-9a-f]{16}\.(?:jsonl|tmp)$"),
     DOWNLOADS: re.compile(r"^([0-9a-f]{64})\.download(?:\.journal|\.lock)?$"),
+    HANDOFFS: re.compile(r"^([0-9a-f]{64})\.download\.[0-9]+-[0-9]+\.done$"),
 }
 _adopted: set[tuple[str, str]] = set()
 _adopt_lock = threading.Lock()

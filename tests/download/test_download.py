@@ -321,3 +321,19 @@ def test_redirect_to_another_configured_hub_keeps_only_the_authorization(repo, r
     assert open(completes(replies)[0]["path"], "rb").read() == data
     (_, headers), = hub.gets
     assert headers["Authorization"] == "Bearer hf_secret" and "X-Hub-Only" not in headers
+
+
+def test_a_second_agent_for_the_same_object_leaves_the_file_handed_to_git_lfs_alone(repo, rsps):
+    """After ``complete`` git-lfs hashes the handed-back file and only then renames it: a second agent for
+    the same object (another pull that waited on the object's lock) must not write over it meanwhile."""
+    data = blob(3 * MIB + 11, seed=7)
+    hub = FakeStorage(rsps, data)
+    first = completes(drive(download(hub.oid, len(data))))[0]["path"]   # not renamed yet: git-lfs is hashing it
+    intact_during_second = []
+    hub.faults = [lambda request: intact_during_second.append(open(first, "rb").read() == data)]
+
+    second = completes(drive(download(hub.oid, len(data))))[0]
+
+    assert intact_during_second == [True]
+    assert "error" not in second and second["path"] != first
+    assert open(first, "rb").read() == data and open(second["path"], "rb").read() == data
