@@ -126,7 +126,8 @@ class DownloadEngine(PooledEngine):
         took = max(time.monotonic() - start, 1e-6)
         self.log.say(f"downloaded {job.oid[:12]}: {format_size(job.size)} in {took:.1f}s "
                      f"({job.size / took / 1e6:.1f} MB/s)")
-        self.log.event("object", oid=job.oid, size=job.size, result="downloaded", elapsed_ms=int(took * 1000))
+        self.log.event("object", oid=job.oid, size=job.size, result="downloaded", elapsed_ms=int(took * 1000),
+                       path=path)   # the file named in `complete`: git-lfs hashes and renames it next
         return path
 
     def _sweep(self) -> None:
