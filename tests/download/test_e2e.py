@@ -19,7 +19,7 @@ import pytest
 
 from git_hf_agent.localhub.process import ServeProcess
 from tests.agent.realgit import state_dir
-from tests.download.helpers import GIT_HF, agent_events, global_init, pushed_repo
+from tests.download.helpers import GIT_HF, agent_events, global_init, pushed_repo, sha256_file
 from tests.support import TOKEN, USER, agent_processes, git
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +134,32 @@ def test_kill_9_mid_lfs_pull_resumes_fetching_only_the_ranges_in_flight(start_hu
     total = hub.stats()["requests"]["download"]
     assert total <= 24 + 2 + 1, f"{total} range GETs for 24 ranges"       # at most --parallel ranges twice
     assert not list(tmp.glob("*.journal")) and not list(tmp.glob("*.download"))
+
+
+def test_two_fetches_of_the_same_object_at_once_both_succeed(start_hub, tmp_path):
+    """The second fetch's agent waits on the object's lock, then downloads into a file of its own: the first
+    git-lfs is still hashing (then renaming) the file handed to it, which must not be written over."""
+    hub = start_hub("--conn-rate", "2MB")
+    global_init(hub)
+    _agent_args("--parallel", "2", "--range-size", "1MiB")
+    data = _random(8 * MIB, "twice")
+    url = pushed_repo(hub, tmp_path / "work", "twice", {"big.bin": data})
+    clone = tmp_path / "clone"
+    git("clone", "-q", url, str(clone), env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    tmp = state_dir(clone, "downloads")
+
+    fetch = ["git", "lfs", "fetch"]   # no checkout: two pulls would fight over index.lock instead
+    first = subprocess.Popen(fetch, cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp.exists() and list(tmp.glob("*.journal"))):
+        time.sleep(0.05)
+    second = subprocess.Popen(fetch, cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outs = [proc.communicate(timeout=300) for proc in (first, second)]
+
+    assert [first.returncode, second.returncode] == [0, 0], outs
+    oid = hashlib.sha256(data).hexdigest()
+    assert sha256_file(clone / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid) == oid
+    assert not list(tmp.glob("*.done")) and not list(tmp.glob("*.download"))
 
 
 @pytest.mark.reliability
