@@ -27,6 +27,7 @@ git-lfs (which checks it again) renames it into ``.git/lfs/objects``. So:
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import itertools
 import os
@@ -130,6 +131,25 @@ class DownloadEngine(PooledEngine):
                        path=path)   # the file named in `complete`: git-lfs hashes and renames it next
         return path
 
+    def _left_over(self, oid: str) -> bool:
+        """The object is in place and no agent holds its lock: its temp files are leftovers. (An object in place
+        may still be in flight here: a second pull that queued it before the first one's rename.)"""
+        if not state.object_path(self.storage, oid).is_file():
+            return False
+        try:
+            fd = os.open(self.temp_dir / f"{oid}.download.lock", os.O_RDWR)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False   # an agent is fetching it right now
+        finally:
+            os.close(fd)
+        return True
+
     def _sweep(self) -> None:
         """Once per process: drop temp files, journals and locks of objects already in place, and those
         nobody touched for weeks (:func:`state.sweep`)."""
@@ -137,7 +157,7 @@ class DownloadEngine(PooledEngine):
             return
         self._swept = True
         for old in state.sweep(self.temp_dir, state.DOWNLOADS,
-                               lambda oid: state.object_path(self.storage, oid).is_file()):
+                               self._left_over):
             if old.name.endswith(".download"):
                 self.log.say(f"removed an old partial download: {old.name}")
         # a handed-off file git-lfs never renamed (it was killed in between); never one in use
@@ -180,7 +200,12 @@ class _Download:
         try:
             # Another agent (a second `git lfs pull` running now) may be fetching this object into
             # the same temp file: wait for it rather than write over its bytes.
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:   # said in the log, so a long wait explains itself
+                self.e.log.say(f"{self.what}: another git-hf-agent is fetching this object; waiting for it")
+                self.e.log.event("lock_wait", oid=self.job.oid, size=self.job.size)
+                fcntl.flock(lock, fcntl.LOCK_EX)
             return self._run_locked()
         finally:
             os.close(lock)
@@ -503,8 +528,10 @@ class _Download:
 
     def _local(self, exc: OSError) -> ObjectFailed:
         return ObjectFailed(protocol.E_LOCAL_FILE, (
-            f"download of {self.what}: cannot write {self.data}: {exc.strerror or exc}. "
-            "Next: free disk space in the repository and re-run the command (`git lfs pull` resumes)"))
+            f"download of {self.what}: cannot write {self.data}: {exc.strerror or exc}. Next: "
+            + ("free disk space in the repository" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+               "check that nothing else removes files in that directory")
+            + " and re-run the command (`git lfs pull` resumes)"))
 
 
 def _content_range_ok(resp: requests.Response, start: int, end: int, size: int) -> bool:

@@ -353,3 +353,51 @@ def test_a_handed_off_file_git_lfs_never_renamed_is_removed_only_when_a_day_old(
 
     assert not orphan.exists() and recent.exists()          # a recent one may be in git-lfs's hands right now
     assert open(handed, "rb").read() == data
+
+
+def test_an_object_another_agent_is_fetching_is_waited_for_and_the_wait_is_logged(repo, rsps, tmp_path):
+    import fcntl
+    import threading
+
+    data = blob(2000, seed=11)
+    hub = FakeStorage(rsps, data)
+    downloads = state_dir(repo, "downloads")
+    downloads.mkdir(parents=True, exist_ok=True)
+    other_agent = open(downloads / f"{hub.oid}.download.lock", "a")
+    fcntl.flock(other_agent, fcntl.LOCK_EX)
+    log = tmp_path / "agent.jsonl"
+    replies = []
+    waiter = threading.Thread(target=lambda: replies.extend(drive(download(hub.oid, len(data)), log=log)))
+    waiter.start()
+    waiter.join(1.0)
+    assert waiter.is_alive() and not hub.gets      # nothing fetched while the other agent holds the object
+    other_agent.close()
+    waiter.join(30)
+
+    assert open(completes(replies)[0]["path"], "rb").read() == data
+    assert [json.loads(line)["oid"] for line in log.read_text().splitlines()
+            if json.loads(line)["event"] == "lock_wait"] == [hub.oid]
+
+
+def test_temp_files_of_an_object_in_place_are_swept_only_when_no_agent_is_fetching_it(repo, rsps):
+    """A second pull may be fetching an object the first one just put in place: its files are not leftovers."""
+    import fcntl
+
+    data = blob(1500, seed=12)
+    hub = FakeStorage(rsps, data)
+    downloads = state_dir(repo, "downloads")
+    downloads.mkdir(parents=True, exist_ok=True)
+    busy, idle = "c" * 64, "d" * 64
+    for oid in (busy, idle):
+        stored = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_bytes(b"in place")
+        (downloads / f"{oid}.download").write_bytes(b"partial")
+    fetching = open(downloads / f"{busy}.download.lock", "a")
+    fcntl.flock(fetching, fcntl.LOCK_EX)
+
+    drive(download(hub.oid, len(data)))   # the agent sweeps leftovers at its start
+
+    assert (downloads / f"{busy}.download").exists() and (downloads / f"{busy}.download.lock").exists()
+    assert not (downloads / f"{idle}.download").exists()
+    fetching.close()
