@@ -30,7 +30,7 @@ from git_hf_agent.redact import redact_text
 GITLINK_MODE = 0o160000
 SYMLINK_MODE = 0o120000
 TREE_MODE = 0o040000
-# Commands `huggingface-cli`/`hf lfs-enable-largefiles` registered as the agent (HUB-PROTOCOL.md).
+# Commands `huggingface-cli`/`hf lfs-enable-largefiles` registered as the agent (docs/agent.md).
 OLD_AGENT_COMMANDS = ("huggingface-cli", "hf", "transformers-cli")
 
 

@@ -2,7 +2,7 @@
 
 Kept free of heavy imports (no huggingface_hub, no requests) because the git
 credential helper and the agent's URL-refresh path call it on every push.
-Conventions (HUB-PROTOCOL.md): ``HF_ENDPOINT`` overrides ``https://huggingface.co``;
+Conventions (docs/agent.md): ``HF_ENDPOINT`` overrides ``https://huggingface.co``;
 the token is ``HF_TOKEN``, else ``HUGGING_FACE_HUB_TOKEN``, else the file
 ``$HF_TOKEN_PATH`` or ``$HF_HOME/token`` (``HF_HOME`` defaults to
 ``$XDG_CACHE_HOME/huggingface`` or ``~/.cache/huggingface``).

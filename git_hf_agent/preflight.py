@@ -3,7 +3,7 @@
 ``git hf check`` (and ``git hf push`` before pushing) gathers facts with
 :mod:`git_hf_agent.gitrepo` and asks :func:`evaluate` what the Hub would reject
 or warn about; ``git hf commit`` uses the same thresholds to decide what goes
-into LFS. Limits (HUB-PROTOCOL.md, Hub docs): files outside LFS over 10 MiB and
+into LFS. Limits (docs/agent.md, Hub docs): files outside LFS over 10 MiB and
 binary files outside LFS are rejected; LFS files over 50 GB are rejected, over
 20 GB discouraged; a single PUT caps at 5 GiB so larger objects need the
 multipart agent; fewer than 10k entries per folder and 100k files per repo are

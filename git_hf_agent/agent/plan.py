@@ -1,6 +1,6 @@
 """Turn the server's upload action into a checked plan, before a single byte is sent.
 
-Pure functions (no I/O). A ``multipart`` action (HUB-PROTOCOL.md) carries
+Pure functions (no I/O). A ``multipart`` action (docs/agent.md) carries
 ``header.chunk_size`` and numeric keys ``"00001"``.. whose values are presigned
 part URLs; ``href`` is the completion URL. We sort the keys as numbers (never by
 dict order), require them to be exactly 1..n with n == ceil(size / chunk_size),

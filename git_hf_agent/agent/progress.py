@@ -1,6 +1,6 @@
 """Exact, monotonic progress for one object, rate-limited for git-lfs, trailing edge flushed.
 
-Rules (issue 3, issue 10, HUB-PROTOCOL.md): the first event with ``bytesSoFar > 0``
+Rules (issue 3, issue 10, docs/agent.md): the first event with ``bytesSoFar > 0``
 goes out at once (git-lfs keeps its other workers idle until worker 1 reports
 bytes), then at most one event per ``interval``; a count held back by the rate
 limit is sent when the interval has passed, so the last count is always

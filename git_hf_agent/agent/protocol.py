@@ -1,7 +1,7 @@
 """The git-lfs custom transfer protocol, as pure functions: parse requests, format replies.
 
 One JSON object per line in both directions (git-lfs docs/custom-transfers.md,
-summarised in HUB-PROTOCOL.md). Parsing never raises: a bad line becomes a
+summarised in docs/agent.md). Parsing never raises: a bad line becomes a
 :class:`BadLine` that says whether an oid could be read, so the loop can answer
 that object with an error or only log the line. Nothing here does I/O and only
 the standard library is imported, because this module is on the start-up path (NamedTuple rather than dataclasses

@@ -1,6 +1,6 @@
 """LFS routes: the batch API, presigned part/single PUTs, completion, verify and downloads.
 
-Shapes follow HUB-PROTOCOL.md and the team contracts: ``multipart`` is chosen when
+Shapes follow docs/agent.md and docs/local-hub.md: ``multipart`` is chosen when
 the client offers it and an object exceeds ``--multipart-threshold``; large objects
 then get ``header.chunk_size`` plus zero-padded part keys (presigned PUT URLs) and
 ``href`` = signed completion URL; smaller objects in the same answer get a basic
