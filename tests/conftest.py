@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 
 import pytest
 import responses
 
 from git_hf_agent.localhub.process import ServeProcess
 from tests.support import TOKEN, USER, hermetic_env
+
+
+# Free space the suite needs in the temp dir; the one 6 GiB test checks for its own share.
+SUITE_NEEDS = 3 * 1024**3
+
+
+def pytest_sessionstart(session):
+    """Stop at once, with the numbers, when the temp dir's disk is nearly full.
+
+    Without this every test errors in its tmp_path set-up, hundreds of identical errors.
+    """
+    tmp = tempfile.gettempdir()
+    free = shutil.disk_usage(tmp).free
+    if free < SUITE_NEEDS:
+        pytest.exit(
+            f"only {free / 1024**3:.1f} GiB free in {tmp}; the tests need about {SUITE_NEEDS // 1024**3} GiB "
+            f"(and the 6 GiB test about 24 GiB): free some space there or point TMPDIR at a bigger disk",
+            returncode=1,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
@@ -52,8 +53,11 @@ def test_six_gib_sparse_file_through_multipart_lands_under_faults(start_hub, tmp
     # Default server options (64 MiB chunks, 5 GiB multipart threshold, sha256 checked at
     # completion) plus a few deterministic faults: the "done when" push.
     faults = ("part:500:1:2", "part:reset:1:1", "part:429:1:1", "complete:503:1:1")
-    hub = start_hub(*(arg for fault in faults for arg in ("--fault", fault)))
     size = 6 * 1024**3
+    free = shutil.disk_usage(tmp_path).free
+    # The pushed copy in .git/lfs, the Hub's copy, the clone's work tree: dense, 6 GiB each.
+    assert free > 4 * size, f"{free / 1024**3:.1f} GiB free in {tmp_path}; this test needs 24 GiB: free space or set TMPDIR"
+    hub = start_hub(*(arg for fault in faults for arg in ("--fault", fault)))
     work = hub_repo(hub, tmp_path / "work", "six-gib", "--backoff 0.2")
     sparse_file(work / "huge.bin", size, stamp=b"six-gib-stamp")
     commit_all(work)
