@@ -42,6 +42,7 @@ import requests
 
 from git_hf_agent import hubconf
 from git_hf_agent.agent import protocol, state
+from git_hf_agent.agent.ahead import DEFAULT_BUDGET, Ahead, ahead_path, filtered
 from git_hf_agent.agent.dlbatch import Action, BatchError, DownloadBatch, parse_action
 from git_hf_agent.agent.http import EXPIRED, FATAL, RETRIABLE, HttpFailure, Transport, network_failure
 from git_hf_agent.agent.log import Log
@@ -89,7 +90,8 @@ class DownloadEngine(PooledEngine):
     """Downloads objects one at a time with a pool of ``parallel`` range workers."""
 
     def __init__(self, transport: Transport, policy: Policy, batch: DownloadBatch, log: Log, *,
-                 parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE, prefetch: bool = True) -> None:
+                 parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE, prefetch: bool = True,
+                 ahead: int = DEFAULT_BUDGET) -> None:
         super().__init__(transport, policy, log, parallel=parallel, thread_name_prefix="git-hf-range")
         self.batch = batch
         self.range_size = range_size
@@ -97,11 +99,19 @@ class DownloadEngine(PooledEngine):
         self.temp_dir = state.state_dir(storage, state.DOWNLOADS)
         self.objects_dir = storage / "objects"
         self.prefetch = Prefetcher(batch, self.temp_dir, self.objects_dir) if prefetch else None
+        self.ahead = None if self.prefetch is None else Ahead(
+            self.prefetch.after, self._fetch_ahead, self._placed, budget=ahead, enabled=lambda: not filtered())
         self._endpoints: list[str] | None = None
         self._swept = False
+        self.handed: list[tuple[str, Path]] = []   # (oid, file) handed to git-lfs by this process
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.ahead is not None:
+            self.ahead.close()
+        if self._swept:   # downloads ran: verified files whose object git-lfs now has in place
+            state.sweep(self.temp_dir, state.AHEAD, self._left_over)
+        self._drop_handed()
         if self.prefetch is not None:
             self.prefetch.close()
         self.transport.close()
@@ -122,6 +132,8 @@ class DownloadEngine(PooledEngine):
     def download(self, job: Job) -> str:
         """Fetch and verify ``job``'s object; the temp file's path, or :class:`ObjectFailed`."""
         self._sweep()
+        if self.ahead is not None:
+            self.ahead.start(job.oid)
         start = time.monotonic()
         path = _Download(self, job).run()
         took = max(time.monotonic() - start, 1e-6)
@@ -130,6 +142,39 @@ class DownloadEngine(PooledEngine):
         self.log.event("object", oid=job.oid, size=job.size, result="downloaded", elapsed_ms=int(took * 1000),
                        path=path)   # the file named in `complete`: git-lfs hashes and renames it next
         return path
+
+    def _drop_handed(self) -> None:
+        """Remove this process's hand-offs that are another link of the object in place: git-lfs's rename of
+        a link onto the same file is a no-op that leaves the link (a second pull of an object already in place).
+        Only this process's, and only at its end: by then git-lfs is done with every file it was handed."""
+        for oid, path in self.handed:
+            try:
+                mine, placed = os.stat(path), os.stat(state.object_path(self.storage, oid))
+            except OSError:
+                continue   # renamed into objects/ as usual, or not in place
+            if (mine.st_dev, mine.st_ino) == (placed.st_dev, placed.st_ino):
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+
+    def _placed(self, oid: str) -> bool:
+        """Nothing to fetch ahead: the object is in place or already waiting in its ahead file."""
+        return state.object_path(self.storage, oid).is_file() or ahead_path(self.temp_dir, oid).is_file()
+
+    def _fetch_ahead(self, oid: str, size: int) -> bool:
+        """Fetch one small object of the checkout before git-lfs asks for it (:mod:`ahead`); one attempt,
+        since a failure here only means the object is fetched, with every retry, when it is asked for."""
+        once = Policy(max_attempts=1, backoff=self.policy.backoff)
+        action = self.prefetch.action(oid, once) if self.prefetch is not None else None
+        if action is None:
+            return False
+        try:
+            return _Download(self, Job(oid, size, action, lambda _so_far, _since: None), policy=once).fetch_ahead()
+        except Exception as exc:   # noqa: BLE001 - never fatal here: the object is fetched again when asked for
+            self.log.event("ahead", oid=oid, size=size, result="failed",
+                           error=getattr(exc, "message", None) or type(exc).__name__)
+            return False
 
     def _left_over(self, oid: str) -> bool:
         """The object is in place and no agent holds its lock: its temp files are leftovers. (An object in place
@@ -167,13 +212,13 @@ class DownloadEngine(PooledEngine):
 class _Download:
     """State of one object's download: action, temp file, journal, hasher, progress."""
 
-    def __init__(self, engine: DownloadEngine, job: Job) -> None:
+    def __init__(self, engine: DownloadEngine, job: Job, policy: Policy | None = None) -> None:
         self.e = engine
         self.job = job
         self.what = f"{job.oid[:12]} ({format_size(job.size)})"
         self.data, self.journal_path = temp_paths(engine.temp_dir, job.oid)
         self.cancel = threading.Event()
-        self.policy = engine.policy
+        self.policy = policy or engine.policy
         self.progress = Progress(job.size, job.emit)
         self.lock = threading.Lock()
         self.action: Action | None = None
@@ -191,26 +236,65 @@ class _Download:
             raise
 
     def _run(self) -> str:
-        self._set_action(self.job.action)
+        lock = self._open_lock()
         try:
-            state.state_dir(self.e.storage, state.DOWNLOADS)   # again: someone may have removed it
-            lock = os.open(self.data.with_name(self.data.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise self._local(exc) from None
-        try:
-            # Another agent (a second `git lfs pull` running now) may be fetching this object into
-            # the same temp file: wait for it rather than write over its bytes.
+            # Another agent (a second `git lfs pull` running now, or one fetching it ahead) may be
+            # fetching this object into the same temp file: wait for it rather than write over its bytes.
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:   # said in the log, so a long wait explains itself
                 self.e.log.say(f"{self.what}: another git-hf-agent is fetching this object; waiting for it")
                 self.e.log.event("lock_wait", oid=self.job.oid, size=self.job.size)
                 fcntl.flock(lock, fcntl.LOCK_EX)
+            handed = self._take_ahead()
+            if handed is not None:
+                return handed
+            self._set_action(self.job.action)
             return self._run_locked()
         finally:
             os.close(lock)
 
-    def _run_locked(self) -> str:
+    def fetch_ahead(self) -> bool:
+        """Fetch the object into its ahead file unless another agent holds it or it is there already."""
+        lock = self._open_lock()
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            if self.e._placed(self.job.oid):
+                return False
+            self._set_action(self.job.action)
+            self._run_locked(hand_over=False)
+            self.e.log.event("ahead", oid=self.job.oid, size=self.job.size, result="fetched")
+            return True
+        finally:
+            os.close(lock)
+
+    def _open_lock(self) -> int:
+        try:
+            state.state_dir(self.e.storage, state.DOWNLOADS)   # again: someone may have removed it
+            return os.open(self.data.with_name(self.data.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise self._local(exc) from None
+
+    def _take_ahead(self) -> str | None:
+        """Hand over the object's verified ahead file (lock held), if one of the right size is waiting."""
+        ahead = ahead_path(self.e.temp_dir, self.job.oid)
+        try:
+            if os.stat(ahead).st_size != self.job.size:
+                ahead.unlink()
+                return None
+        except OSError:
+            return None
+        handed = self._hand_off(ahead)
+        self.progress.finish()
+        self.e.log.event("ahead", oid=self.job.oid, size=self.job.size, result="handed")
+        return str(handed)
+
+    def _run_locked(self, hand_over: bool = True) -> str:
+        """Fetch and verify into the temp file, then keep it as the object's ahead file (the mark, for
+        every agent of the run, that the object needs no fetching) and, for git-lfs, hand over a link."""
         try:
             self.fd = os.open(self.data, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -233,7 +317,13 @@ class _Download:
                     self.progress.restart()
         finally:
             os.close(self.fd)
-        handed = self._hand_off()
+        handed = ahead_path(self.e.temp_dir, self.job.oid)
+        try:
+            os.rename(self.data, handed)
+        except OSError as exc:
+            raise self._local(exc) from None
+        if hand_over:
+            handed = self._hand_off(handed)
         self.progress.finish()
         try:
             self.journal_path.unlink()
@@ -241,19 +331,28 @@ class _Download:
             pass
         return str(handed)
 
-    def _hand_off(self) -> Path:
+    def _hand_off(self, source: Path) -> Path:
         """Give the verified file a name of its own while the object's lock is still held.
 
         git-lfs hashes the file named in ``complete`` and only then renames it into
         ``objects/``. Under the shared ``<oid>.download`` name, a second agent for the
         same object (another pull waiting on the lock) would reopen and blank that file
         in between, and git-lfs would fail the object ("downloaded file failed checks").
+        The verified file is handed over as a second link of ``<oid>.download.ahead``,
+        which keeps telling the other agents that the object needs no fetching until
+        git-lfs has it in place, and lets the next run reuse it if git-lfs was killed
+        before that. It is removed once the object is in place
+        (:meth:`DownloadEngine.close`, or the next run's sweep).
         """
         handed = self.data.with_name(f"{self.data.name}.{os.getpid()}-{next(_HANDOFFS)}{state.HANDOFF_SUFFIX}")
         try:
-            os.rename(self.data, handed)
+            try:
+                os.link(source, handed)
+            except OSError:
+                os.rename(source, handed)   # a file system without hard links
         except OSError as exc:
             raise self._local(exc) from None
+        self.e.handed.append((self.job.oid, handed))
         return handed
 
     def _fetch(self) -> None:

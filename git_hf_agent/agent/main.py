@@ -73,6 +73,9 @@ def _parser() -> _ArgParser:
     p.add_argument("--log", default=None, metavar="FILE", help=f"JSON-lines log (default <git dir>/lfs/logs/{LOG_NAME})")
     p.add_argument("--range-size", type=_size, default=None, metavar="SIZE",
                    help="downloads: bytes per Range GET; smaller objects are one plain GET (default 16MiB)")
+    p.add_argument("--ahead", type=_budget, default=None, metavar="SIZE",
+                   help="downloads: bytes of small objects (1 MiB or less) of a checkout fetched before git-lfs asks "
+                        "for them, per agent process; 0 turns it off (default 256MiB)")
     p.add_argument("--verbose", action="store_true",
                    help="more detail in the log and events: HTTP headers (Authorization masked), progress 4 times a second")
     p.add_argument("-h", "--help", action="store_true", help="print this help and exit")
@@ -101,6 +104,12 @@ def _size(text: str) -> int:
     if value <= 0:
         raise ValueError
     return value
+
+
+def _budget(text: str) -> int:
+    from git_hf_agent.units import parse_size
+
+    return parse_size(text)
 
 
 class Writer:
@@ -246,6 +255,7 @@ class _Session:
     def _make_download_engine(self):
         if self.downloads is None:
             from git_hf_agent.agent.dlbatch import DownloadBatch
+            from git_hf_agent.agent.ahead import DEFAULT_BUDGET
             from git_hf_agent.agent.download import DEFAULT_RANGE_SIZE, DownloadEngine, lfs_dir
             from git_hf_agent.agent.http import Transport
             from git_hf_agent.agent.retry import Policy
@@ -254,7 +264,8 @@ class _Session:
             transport = Transport(self.log, parallel=a.parallel, timeout=a.timeout)
             self.downloads = DownloadEngine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
                                             DownloadBatch(transport, self.remote), self.log, parallel=a.parallel,
-                                            storage=lfs_dir(), range_size=a.range_size or DEFAULT_RANGE_SIZE)
+                                            storage=lfs_dir(), range_size=a.range_size or DEFAULT_RANGE_SIZE,
+                                            ahead=DEFAULT_BUDGET if a.ahead is None else a.ahead)
         return self.downloads
 
     def _engine(self):

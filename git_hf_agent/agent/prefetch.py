@@ -3,15 +3,17 @@
 In standalone mode git-lfs makes no batch call and hands each agent process one
 object at a time, so asking the batch API per object would add a round trip to
 every object (git-lfs's ``basic`` asks once per 100). The objects a clone or pull
-downloads are in practice HEAD's LFS pointers missing from the object store, in
-path order (git checks files out in index order and git-lfs keeps it). So when an
-object has no cached URL, the agent lists those pointers (``git ls-tree`` plus
-``git cat-file --batch``, once per process) and asks the batch API for that object
-and the next pending ones, :data:`WINDOW` objects in calls of :data:`BATCH`. The
-answers go to a cache file beside the temp files, shared by the agent processes of
-the run: one fills a window under a file lock while the others wait for it.
+downloads are in practice HEAD's LFS pointers missing from the object store, but
+not in path order: git checks files out in index order, yet git-lfs hands delayed
+objects to its workers in an order of its own. So when an object has no cached
+URL, the agent lists those pointers (``git ls-tree`` plus ``git cat-file --batch``,
+once per process) and asks the batch API for that object and the pending ones
+after it, wrapping round to the start of the list, :data:`WINDOW` objects in calls
+of :data:`BATCH`. The answers go to a cache file beside the temp files, shared by
+the agent processes of the run: one fills a window under a file lock while the
+others wait for it.
 
-Only URLs are fetched ahead; nothing is downloaded that git-lfs did not ask for.
+Small objects of the list are also fetched ahead (:mod:`ahead`, from :meth:`Prefetcher.after`).
 An object outside that list (``git lfs fetch`` of another ref) or without a
 usable answer gets its own batch call, as before; an action is used only while
 it has more than a minute left. The cache (it holds presigned URLs) is removed
@@ -24,6 +26,7 @@ import fcntl
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -84,6 +87,7 @@ class Prefetcher:
         self._cache: dict[str, dict] = {}
         self._pending: list[tuple[str, int]] | None = None
         self._index: dict[str, int] = {}
+        self._pending_lock = threading.Lock()   # listed once per process, by whichever thread asks first
 
     def action(self, oid: str, policy: Policy) -> dict | None:
         """A cached (or just prefetched) raw download action for ``oid``, or None: ask for it alone."""
@@ -109,14 +113,27 @@ class Prefetcher:
             return None
         return entry["action"]
 
-    def _fill(self, oid: str, policy: Policy) -> bool:
+    def _load_pending(self) -> None:
         if self._pending is None:
             self._pending = pending_pointers(self.objects_dir, self.cwd)
             self._index = {o: i for i, (o, _) in enumerate(self._pending)}
+
+    def after(self, oid: str) -> list[tuple[str, int]] | None:
+        """The other pending pointers, from the one after ``oid`` round to the one before it; None when
+        ``oid`` is not one of them (git-lfs is then fetching something other than HEAD's checkout)."""
+        with self._pending_lock:
+            self._load_pending()
+            start = self._index.get(oid)
+            return None if start is None else self._pending[start + 1:] + self._pending[:start]
+
+    def _fill(self, oid: str, policy: Policy) -> bool:
+        with self._pending_lock:
+            self._load_pending()
         start = self._index.get(oid)
         if start is None:
             return False
-        window = [(o, s) for o, s in self._pending[start:] if self._fresh(o) is None][:WINDOW]
+        around = self._pending[start:] + self._pending[:start]
+        window = [(o, s) for o, s in around if self._fresh(o) is None][:WINDOW]
         added = False
         for i in range(0, len(window), BATCH):
             try:

@@ -51,9 +51,11 @@ _FILES = {
 HANDOFFS = "handoffs"
 HANDOFF_SUFFIX = ".done"
 HANDOFF_STALE_DAYS = 1
+AHEAD = "ahead"   # the ahead files alone (agent/ahead.py), swept when an agent ends
 _SWEPT = {
     UPLOADS: re.compile(r"^([0-9a-f]{64})\.[0-9a-f]{16}\.(?:jsonl|tmp)$"),
-    DOWNLOADS: re.compile(r"^([0-9a-f]{64})\.download(?:\.journal|\.lock)?$"),
+    DOWNLOADS: re.compile(r"^([0-9a-f]{64})\.download(?:\.journal|\.lock|\.ahead)?$"),
+    AHEAD: re.compile(r"^([0-9a-f]{64})\.download\.ahead$"),
     HANDOFFS: re.compile(r"^([0-9a-f]{64})\.download\.[0-9]+-[0-9]+\.done$"),
 }
 _adopted: set[tuple[str, str]] = set()

@@ -137,8 +137,9 @@ def test_kill_9_mid_lfs_pull_resumes_fetching_only_the_ranges_in_flight(start_hu
 
 
 def test_two_fetches_of_the_same_object_at_once_both_succeed(start_hub, tmp_path):
-    """The second fetch's agent waits on the object's lock, then downloads into a file of its own: the first
-    git-lfs is still hashing (then renaming) the file handed to it, which must not be written over."""
+    """The second fetch's agent waits on the object's lock, then hands its git-lfs the verified file under a
+    name of its own, fetching nothing again: the first git-lfs is still hashing (then renaming) the file handed
+    to it, which must not be written over."""
     hub = start_hub("--conn-rate", "2MB")
     global_init(hub)
     _agent_args("--parallel", "2", "--range-size", "1MiB")
@@ -157,6 +158,7 @@ def test_two_fetches_of_the_same_object_at_once_both_succeed(start_hub, tmp_path
     outs = [proc.communicate(timeout=300) for proc in (first, second)]
 
     assert [first.returncode, second.returncode] == [0, 0], outs
+    assert hub.stats()["requests"]["download"] == 8     # 8 ranges of 1 MiB, each fetched once
     oid = hashlib.sha256(data).hexdigest()
     assert sha256_file(clone / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid) == oid
     assert not list(tmp.glob("*.done")) and not list(tmp.glob("*.download"))
