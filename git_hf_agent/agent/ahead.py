@@ -6,9 +6,10 @@ files costs one server round trip per file per process, however many
 connections the agent could open. Once a download belongs to HEAD's checkout
 (the object is one of :func:`prefetch.pending_pointers`), the agent fetches the
 small objects that follow it in checkout order in the background, a few at a
-time, each verified (sha256) into ``<oid>.download.ahead`` beside the temp files.
-When git-lfs asks for such an object, any agent process of the run hands that
-file over at once.
+time, each verified (sha256) into ``<oid>.download.ahead`` beside the temp files,
+where every verified download waits until git-lfs has it in place (see
+``_Download._hand_off``). When git-lfs asks for such an object, any agent process
+of the run hands that file over at once.
 
 Bounds and care:
 
