@@ -94,8 +94,13 @@ def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, m
     )
     try:
         server = make_server(config)
-    except OSError as exc:
-        raise HfError(f"cannot listen on {host}:{port}: {exc.strerror}", "choose another --port (0 picks a free one)")
+    except BaseException as exc:
+        if temp_root:   # nothing was served from it
+            shutil.rmtree(root, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise HfError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                          "choose another --port (0 picks a free one)") from None
+        raise
     click.echo(server.hub.base_url)
     sys.stdout.flush()
     click.echo(f"localhub: serving {root} at {server.hub.base_url} (public URL {server.hub.public_url}); "
