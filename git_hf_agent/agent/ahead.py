@@ -4,7 +4,7 @@ git-lfs gives each agent process one object at a time and waits for its
 ``complete`` before handing it the next, so a clone of thousands of small
 files costs one server round trip per file per process, however many
 connections the agent could open. Once a download belongs to HEAD's checkout
-(the object is one of :func:`prefetch.pending_pointers`), the agent fetches the
+(the object is one of HEAD's LFS pointers, :func:`prefetch.head_pointers`), the agent fetches the
 small objects that follow it in checkout order in the background, a few at a
 time, each verified (sha256) into ``<oid>.download.ahead`` beside the temp files,
 where every verified download waits until git-lfs has it in place (see
@@ -62,17 +62,24 @@ class Ahead:
     """Walks the pending pointers after the first object asked for and fetches the small ones.
 
     ``pending_after(oid)`` lists what follows ``oid`` in checkout order (None: not a
-    checkout of HEAD); ``fetch(oid, size)`` fetches one object into its ahead file
-    (False when skipped or failed); ``placed(oid)`` tells whether there is nothing
-    left to do for it (object in place or ahead file present).
+    checkout of HEAD); ``placed(oid)`` tells whether there is nothing left to do for
+    it (object in place or ahead file present); ``claim(oid)`` takes the object's lock
+    without waiting (its descriptor, or None when another agent holds it);
+    ``fetch(oid, size, lock)`` fetches one claimed object into its ahead file and
+    closes ``lock`` (False when it failed). Claiming in the walk, before a worker is
+    given the object, keeps the agents that walk the same list from queueing work
+    for objects another one is already fetching.
     """
 
     def __init__(self, pending_after: Callable[[str], list[tuple[str, int]] | None],
-                 fetch: Callable[[str, int], bool], placed: Callable[[str], bool], *,
+                 fetch: Callable[[str, int, int], bool], placed: Callable[[str], bool],
+                 claim: Callable[[str], int | None], release: Callable[[int], None], *,
                  budget: int = DEFAULT_BUDGET, workers: int = WORKERS, enabled: Callable[[], bool] = lambda: True) -> None:
         self._pending_after = pending_after
         self._fetch = fetch
         self._placed = placed
+        self._claim = claim
+        self._release = release
         self.budget = budget
         self._workers = workers
         self._enabled = enabled
@@ -108,20 +115,27 @@ class Ahead:
                 continue
             if spent + size > self.budget:
                 return
-            spent += size
             slots.acquire()
-            if self._stop.is_set():
-                return
+            lock = self._claim(other)
+            if lock is not None and self._placed(other):   # done by another agent since the check above
+                self._release(lock)
+                lock = None
+            if lock is None:
+                slots.release()
+                continue
+            spent += size
             try:
-                future = self._pool.submit(self._one, other, size)
+                future = self._pool.submit(self._one, other, size, lock)
             except RuntimeError:   # the pool was shut down: the process is ending
+                self._release(lock)
                 return
             future.add_done_callback(lambda _f: slots.release())
 
-    def _one(self, oid: str, size: int) -> None:
+    def _one(self, oid: str, size: int, lock: int) -> None:
         if self._stop.is_set():
+            self._release(lock)
             return
-        if self._fetch(oid, size):
+        if self._fetch(oid, size, lock):
             with self._lock:
                 self.fetched += 1
 

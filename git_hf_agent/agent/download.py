@@ -42,7 +42,7 @@ import requests
 
 from git_hf_agent import hubconf
 from git_hf_agent.agent import protocol, state
-from git_hf_agent.agent.ahead import DEFAULT_BUDGET, Ahead, ahead_path, filtered
+from git_hf_agent.agent.ahead import DEFAULT_BUDGET, SUFFIX as AHEAD_SUFFIX, Ahead, ahead_path, filtered
 from git_hf_agent.agent.dlbatch import Action, BatchError, DownloadBatch, parse_action
 from git_hf_agent.agent.http import EXPIRED, FATAL, RETRIABLE, HttpFailure, Transport, network_failure
 from git_hf_agent.agent.log import Log
@@ -61,6 +61,7 @@ DEFAULT_RANGE_SIZE = 16 << 20
 MAX_REDIRECTS = 10
 MAX_REFRESHES = 5
 EXPIRY_MARGIN = 30.0     # refresh URLs this many seconds before they expire
+LOCK_WAIT_SAID = 1.0     # a wait on another agent's object is logged once it lasts this long (most are one small GET)
 _HANDOFFS = itertools.count(1)   # handed-off names are unique per process
 ZERO_BLOCK = bytes(BLOCK)   # a block of zeros is not written: the sized temp file already reads as zeros (stays sparse)
 
@@ -98,20 +99,21 @@ class DownloadEngine(PooledEngine):
         self.storage = storage
         self.temp_dir = state.state_dir(storage, state.DOWNLOADS)
         self.objects_dir = storage / "objects"
+        self._dirs = (str(self.objects_dir), str(self.temp_dir))
         self.prefetch = Prefetcher(batch, self.temp_dir, self.objects_dir) if prefetch else None
         self.ahead = None if self.prefetch is None else Ahead(
-            self.prefetch.after, self._fetch_ahead, self._placed, budget=ahead, enabled=lambda: not filtered())
+            self.prefetch.after, self._fetch_ahead, self._placed, self._claim, os.close, budget=ahead,
+            enabled=lambda: not filtered())
         self._endpoints: list[str] | None = None
         self._swept = False
         self.handed: list[tuple[str, Path]] = []   # (oid, file) handed to git-lfs by this process
+        self.touched: set[str] = set()              # objects this process fetched or handed over
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self.ahead is not None:
             self.ahead.close()
-        if self._swept:   # downloads ran: verified files whose object git-lfs now has in place
-            state.sweep(self.temp_dir, state.AHEAD, self._left_over)
-        self._drop_handed()
+        self._tidy()
         if self.prefetch is not None:
             self.prefetch.close()
         self.transport.close()
@@ -143,10 +145,19 @@ class DownloadEngine(PooledEngine):
                        path=path)   # the file named in `complete`: git-lfs hashes and renames it next
         return path
 
-    def _drop_handed(self) -> None:
-        """Remove this process's hand-offs that are another link of the object in place: git-lfs's rename of
-        a link onto the same file is a no-op that leaves the link (a second pull of an object already in place).
-        Only this process's, and only at its end: by then git-lfs is done with every file it was handed."""
+    def _tidy(self) -> None:
+        """At the process's end, for the objects it fetched or handed over that git-lfs now has in place:
+        remove their ``.ahead`` file and lock, and this process's hand-offs that are another link of the object
+        (git-lfs's rename of a link onto the same file is a no-op that leaves the link: a second pull of an
+        object already in place). Only this process's, and only at its end: by then git-lfs is done with every
+        file it was handed. (The next run's sweep catches what a killed process left.)"""
+        for oid in list(self.touched):
+            if self._left_over(oid):
+                for path in (ahead_path(self.temp_dir, oid), self.temp_dir / f"{oid}.download.lock"):
+                    try:
+                        path.unlink()
+                    except OSError:
+                        pass
         for oid, path in self.handed:
             try:
                 mine, placed = os.stat(path), os.stat(state.object_path(self.storage, oid))
@@ -159,22 +170,42 @@ class DownloadEngine(PooledEngine):
                     pass
 
     def _placed(self, oid: str) -> bool:
-        """Nothing to fetch ahead: the object is in place or already waiting in its ahead file."""
-        return state.object_path(self.storage, oid).is_file() or ahead_path(self.temp_dir, oid).is_file()
+        """Nothing to fetch ahead: the object is in place or already waiting in its ahead file.
+        (Plain strings, not Path: this runs for every object of the checkout in every agent.)"""
+        objects, temp = self._dirs
+        return (os.path.isfile(f"{objects}/{oid[:2]}/{oid[2:4]}/{oid}")
+                or os.path.isfile(f"{temp}/{oid}.download{AHEAD_SUFFIX}"))
 
-    def _fetch_ahead(self, oid: str, size: int) -> bool:
-        """Fetch one small object of the checkout before git-lfs asks for it (:mod:`ahead`); one attempt,
-        since a failure here only means the object is fetched, with every retry, when it is asked for."""
-        once = Policy(max_attempts=1, backoff=self.policy.backoff)
-        action = self.prefetch.action(oid, once) if self.prefetch is not None else None
-        if action is None:
-            return False
+    def _claim(self, oid: str) -> int | None:
+        """The object's lock, taken without waiting; None when another agent holds it (or it cannot be opened)."""
         try:
-            return _Download(self, Job(oid, size, action, lambda _so_far, _since: None), policy=once).fetch_ahead()
+            fd = os.open(f"{self._dirs[1]}/{oid}.download.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+
+    def _fetch_ahead(self, oid: str, size: int, lock: int) -> bool:
+        """Fetch one small object of the checkout, claimed (``lock``, closed here), before git-lfs asks for it
+        (:mod:`ahead`); one attempt, since a failure here only means the object is fetched, with every retry,
+        when it is asked for."""
+        once = Policy(max_attempts=1, backoff=self.policy.backoff)
+        try:
+            action = self.prefetch.action(oid, once) if self.prefetch is not None else None
+            if action is None:
+                return False
+            _Download(self, Job(oid, size, action, lambda _so_far, _since: None), policy=once).fetch_ahead(lock)
+            return True
         except Exception as exc:   # noqa: BLE001 - never fatal here: the object is fetched again when asked for
             self.log.event("ahead", oid=oid, size=size, result="failed",
                            error=getattr(exc, "message", None) or type(exc).__name__)
             return False
+        finally:
+            os.close(lock)
 
     def _left_over(self, oid: str) -> bool:
         """The object is in place and no agent holds its lock: its temp files are leftovers. (An object in place
@@ -242,10 +273,14 @@ class _Download:
             # fetching this object into the same temp file: wait for it rather than write over its bytes.
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:   # said in the log, so a long wait explains itself
-                self.e.log.say(f"{self.what}: another git-hf-agent is fetching this object; waiting for it")
-                self.e.log.event("lock_wait", oid=self.job.oid, size=self.job.size)
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            except BlockingIOError:   # a wait that lasts is said in the log, so it explains itself
+                said = threading.Timer(LOCK_WAIT_SAID, self._say_lock_wait)
+                said.daemon = True
+                said.start()
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                finally:
+                    said.cancel()
             handed = self._take_ahead()
             if handed is not None:
                 return handed
@@ -254,22 +289,15 @@ class _Download:
         finally:
             os.close(lock)
 
-    def fetch_ahead(self) -> bool:
-        """Fetch the object into its ahead file unless another agent holds it or it is there already."""
-        lock = self._open_lock()
-        try:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            if self.e._placed(self.job.oid):
-                return False
-            self._set_action(self.job.action)
-            self._run_locked(hand_over=False)
-            self.e.log.event("ahead", oid=self.job.oid, size=self.job.size, result="fetched")
-            return True
-        finally:
-            os.close(lock)
+    def _say_lock_wait(self) -> None:
+        self.e.log.say(f"{self.what}: another git-hf-agent is fetching this object; waiting for it")
+        self.e.log.event("lock_wait", oid=self.job.oid, size=self.job.size)
+
+    def fetch_ahead(self, lock: int) -> None:
+        """Fetch the object into its ahead file; the caller holds (and closes) its ``lock``."""
+        self._set_action(self.job.action)
+        self._run_locked(hand_over=False)
+        self.e.log.event("ahead", oid=self.job.oid, size=self.job.size, result="fetched")
 
     def _open_lock(self) -> int:
         try:
@@ -322,6 +350,7 @@ class _Download:
             os.rename(self.data, handed)
         except OSError as exc:
             raise self._local(exc) from None
+        self.e.touched.add(self.job.oid)
         if hand_over:
             handed = self._hand_off(handed)
         self.progress.finish()
@@ -353,6 +382,7 @@ class _Download:
         except OSError as exc:
             raise self._local(exc) from None
         self.e.handed.append((self.job.oid, handed))
+        self.e.touched.add(self.job.oid)
         return handed
 
     def _fetch(self) -> None:

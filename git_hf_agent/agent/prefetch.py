@@ -41,8 +41,12 @@ BATCH = 100
 MARGIN = 60.0   # seconds an action must still be valid to be used from the cache
 
 
-def pending_pointers(objects_dir: Path, cwd: str | None = None) -> list[tuple[str, int]]:
-    """HEAD's LFS pointers (oid, size) whose object is not in ``objects_dir``, in path order."""
+def head_pointers(cwd: str | None = None) -> list[tuple[str, int]]:
+    """HEAD's LFS pointers (oid, size), each object once, in path order.
+
+    Objects already in place are not left out here but where the list is used: it
+    is read once per process, and an object asked for may be in place by the time
+    the list is read (another agent finished it), yet still belongs to the checkout."""
     try:
         tree = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"], cwd=cwd, capture_output=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
@@ -69,7 +73,7 @@ def pending_pointers(objects_dir: Path, cwd: str | None = None) -> list[tuple[st
         size = int(header[2])
         pointer = parse_pointer(data[end + 1:end + 1 + size])
         pos = end + 1 + size + 1
-        if pointer and pointer.oid not in seen and not (objects_dir / pointer.oid[:2] / pointer.oid[2:4] / pointer.oid).exists():
+        if pointer and pointer.oid not in seen:
             seen.add(pointer.oid)
             found.append((pointer.oid, pointer.size))
     return found
@@ -87,6 +91,7 @@ class Prefetcher:
         self._cache: dict[str, dict] = {}
         self._pending: list[tuple[str, int]] | None = None
         self._index: dict[str, int] = {}
+        self._placed: set[str] = set()
         self._pending_lock = threading.Lock()   # listed once per process, by whichever thread asks first
 
     def action(self, oid: str, policy: Policy) -> dict | None:
@@ -113,9 +118,18 @@ class Prefetcher:
             return None
         return entry["action"]
 
+    def _in_place(self, oid: str) -> bool:
+        """The object is in ``objects/`` (remembered: it stays there)."""
+        if oid in self._placed:
+            return True
+        if (self.objects_dir / oid[:2] / oid[2:4] / oid).is_file():
+            self._placed.add(oid)
+            return True
+        return False
+
     def _load_pending(self) -> None:
         if self._pending is None:
-            self._pending = pending_pointers(self.objects_dir, self.cwd)
+            self._pending = head_pointers(self.cwd)
             self._index = {o: i for i, (o, _) in enumerate(self._pending)}
 
     def after(self, oid: str) -> list[tuple[str, int]] | None:
@@ -124,7 +138,9 @@ class Prefetcher:
         with self._pending_lock:
             self._load_pending()
             start = self._index.get(oid)
-            return None if start is None else self._pending[start + 1:] + self._pending[:start]
+            if start is None:
+                return None
+            return [(o, s) for o, s in self._pending[start + 1:] + self._pending[:start] if not self._in_place(o)]
 
     def _fill(self, oid: str, policy: Policy) -> bool:
         with self._pending_lock:
@@ -133,7 +149,12 @@ class Prefetcher:
         if start is None:
             return False
         around = self._pending[start:] + self._pending[:start]
-        window = [(o, s) for o, s in around if self._fresh(o) is None][:WINDOW]
+        window = []
+        for o, s in around:
+            if self._fresh(o) is None and not self._in_place(o):
+                window.append((o, s))
+                if len(window) == WINDOW:
+                    break
         added = False
         for i in range(0, len(window), BATCH):
             try:
