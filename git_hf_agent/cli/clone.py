@@ -3,10 +3,12 @@
 The clone itself always runs with ``GIT_LFS_SKIP_SMUDGE=1`` (the checkout holds
 pointers, whatever the user's global git-lfs setup). Then ``git hf init`` runs on
 the new repo (all but the ``.gitattributes`` additions, so a fresh clone stays
-clean), then ``git lfs pull`` materialises every LFS file, only those matching
-``--include`` (remembered as ``lfs.fetchinclude``), or none with ``--lazy``
-(remembered by installing git-lfs with ``--skip-smudge``). Listing files
-(``git ls-files``) never needs their content.
+clean), then every LFS file of HEAD is fetched straight into the object store by
+the agent's engine and checked out with ``git lfs checkout``
+(:mod:`git_hf_agent.cli.lfsfetch`: no second hash by git-lfs); with ``--include``
+``git lfs pull`` fetches only the files matching (remembered as
+``lfs.fetchinclude``); with ``--lazy`` none (remembered by installing git-lfs with
+``--skip-smudge``). Listing files (``git ls-files``) never needs their content.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import click
 
 from git_hf_agent import diskspace, hubconf
 from git_hf_agent.cli.create import parse_repo_id
+from git_hf_agent.cli.lfsfetch import fetch_head_objects
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, run_git
 from git_hf_agent.redact import redact_url
@@ -107,8 +110,13 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
                    "Fetch some with `git lfs pull --include PATTERN`; all with `git lfs install --local --force && git lfs pull`.")
         return
     diskspace.check_clone(target, patterns)  # room for the LFS files before downloading them (issue 10 item 6)
-    _run(["lfs", "pull"], "downloading LFS files (git lfs pull)",
-         f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
+    if patterns:   # git-lfs's own path matching decides what --include selects
+        _run(["lfs", "pull"], "downloading LFS files (git lfs pull)",
+             f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
+    else:
+        fetch_head_objects(target, lambda line: click.echo(line, err=True))
+        _run(["lfs", "checkout"], "checking out LFS files (git lfs checkout)",
+             f"the clone is in {target}; run `git lfs checkout` there to retry", cwd=target)
     if patterns:
         click.echo(f"cloned {shown} into {target} with the LFS files matching {patterns} (kept as lfs.fetchinclude, so "
                    "later pulls fetch only those; `git config --unset lfs.fetchinclude && git lfs pull` fetches the rest)")
