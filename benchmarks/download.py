@@ -7,6 +7,8 @@ small files), in alternating order:
 
 - ``ours``: plain ``git clone`` after ``git hf init --global --endpoint <hub>``
   (LFS objects through git-hf-agent's parallel ranged GETs, default options);
+- ``hfclone``: ``git hf clone URL DIR`` (the agent's engine in-process, objects put in
+  place without git-lfs's second hash, then ``git lfs checkout``);
 - ``basic``: plain ``git clone`` with git-lfs alone (no init);
 - ``hf``: ``hf download REPO --local-dir DIR`` from huggingface_hub 2.4 with Xet off;
 - ``hf_transfer``: ``hf_transfer.download`` (PyPI ``hf-transfer``) of each object's
@@ -76,7 +78,7 @@ SCENARIOS = {  # name: (content, hub options)
     "many-uncapped": ("many", []),
     "small-latency": ("small", ["--latency-ms", "50"]),
 }
-CONTENDERS = ("ours", "basic", "hf", "hf_transfer")
+CONTENDERS = ("ours", "hfclone", "basic", "hf", "hf_transfer")
 
 
 @dataclass
@@ -196,8 +198,8 @@ class Bench:
         opts = [o.format(cap=self.args.conn_rate) for o in opts]
         with self.hub(*opts) as hub:
             url = f"{hub.url}/{USER}/{self.repo_names[kind]}"
-            if contender in ("ours", "basic"):
-                row = self._clone(scenario, contender, url, dest, total)
+            if contender in ("ours", "basic", "hfclone"):
+                row = self._clone(scenario, contender, url, dest, total, hub.url)
             elif contender == "hf":
                 row = self._measure(scenario, contender, "download",
                                     [str(self.venv / "hf"), "download", f"{USER}/{self.repo_names[kind]}", "--local-dir", str(dest)],
@@ -212,14 +214,17 @@ class Bench:
         shutil.rmtree(dest, ignore_errors=True)
         return row
 
-    def _clone(self, scenario: str, contender: str, url: str, dest: Path, total: int) -> Row:
+    def _clone(self, scenario: str, contender: str, url: str, dest: Path, total: int, endpoint: str) -> Row:
         kind = SCENARIOS[scenario][0]
         watch = ObjectsWatch([dest / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid for _, _, oid in self.files[kind]])
+        cmd = ["git", "clone", "-q", url, str(dest)]
+        if contender == "hfclone":
+            cmd = [str(VENV_BIN / "git-hf"), "clone", url, str(dest), "--endpoint", endpoint]
         with watch:
-            row = self._measure(scenario, contender, "clone", ["git", "clone", "-q", url, str(dest)],
-                                self.envs[contender], total, match=_agent_match if contender == "ours" else None)
+            row = self._measure(scenario, contender, "clone", cmd, self.envs["ours" if contender == "hfclone" else contender],
+                                total, match=_agent_match if contender == "ours" else None)
         row.objects_s = watch.seconds or 0.0
-        if contender == "ours":
+        if contender in ("ours", "hfclone"):
             row.agent_s = _agent_seconds(dest)
             log = dest / ".git" / "lfs" / "logs" / "git-hf-agent.jsonl"
             if log.exists():   # kept for a look after the run (the clone itself is removed)
@@ -274,7 +279,7 @@ class Bench:
         names = self.args.contenders.split(",")
         for rnd in range(self.args.rounds):
             for i, scenario in enumerate(self.args.scenarios.split(",")):
-                who = [n for n in names if n in ("ours", "basic")] if scenario == "small-latency" else names
+                who = [n for n in names if n in ("ours", "basic", "hfclone")] if scenario == "small-latency" else names
                 shift = (i + rnd) % len(who)
                 runs += [(scenario, n) for n in who[shift:] + who[:shift]]
         return runs
@@ -282,7 +287,7 @@ class Bench:
     def run(self) -> None:
         runs = self.plan()
         for n, (scenario, name) in enumerate(runs, 1):
-            ops = [("push", lambda: self.push_small(name))] if scenario == "small-latency" else []
+            ops = [("push", lambda: self.push_small(name))] if scenario == "small-latency" and name != "hfclone" else []
             ops.append(("download", lambda: self.run_one(scenario, name)))
             for op, fn in ops:
                 print(f"[run {n}/{len(runs)}] {scenario}: {name} {op} ...", end=" ", flush=True)
@@ -392,31 +397,35 @@ def report(rows: list[Row], args, started: float) -> None:
                 print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | {r.agent_s:.1f} | "
                       f"{r.agent_rss_one / 1e6:.0f} MB | {r.agent_cpu_s:.1f} | {r.client_cpu_s:.1f} | {per_gib} | {result} |")
             else:
-                print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | - | - | - | "
+                engine = f"{r.agent_s:.1f}" if r.agent_s else "-"   # hfclone: the engine ran inside git hf
+                print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | {engine} | - | - | "
                       f"{r.client_cpu_s:.1f} | {per_gib} | {result} |")
         print()
-    print("Targets (issue 11):")
-    _target(rows, "big-capped", lambda o, b: o.mbps >= 8 * b.mbps, "basic", "ours >= 8x git-lfs basic")
+    print("Targets (issue 11); 'ours' is plain git clone, 'hfclone' is git hf clone:")
     ceiling = args.parallel * cap / 1e6
-    big = next((r for r in rows if r.scenario == "big-capped" and r.contender == "ours" and r.ok), None)
-    if big:
-        print(f"- big-capped: ours {big.mbps:.1f} MB/s wall, {big.bytes / big.agent_s / 1e6 if big.agent_s else 0:.1f} MB/s "
-              f"in the agent; ceiling {args.parallel} x {cap / 1e6:.0f} = {ceiling:.0f} MB/s: "
-              f"{'PASS' if big.mbps >= 0.9 * ceiling else 'FAIL'} wall >= 0.9 of ceiling "
-              f"({big.mbps / ceiling:.3f})")
-    for scenario in ("big-capped", "big-uncapped", "many-capped", "many-uncapped"):
-        _target(rows, scenario, lambda o, t: o.mbps >= 0.9 * t.mbps, "hf_transfer", "ours >= 0.9x hf_transfer")
+    for who in ("ours", "hfclone"):
+        _target(rows, "big-capped", lambda o, b: o.mbps >= 8 * b.mbps, "basic", f"{who} >= 8x git-lfs basic", who=who)
+        big = next((r for r in rows if r.scenario == "big-capped" and r.contender == who and r.ok), None)
+        if big:
+            inside = big.bytes / big.agent_s / 1e6 if big.agent_s else 0.0
+            print(f"- big-capped: {who} {big.mbps:.1f} MB/s wall, {inside:.1f} MB/s in the engine; ceiling "
+                  f"{args.parallel} x {cap / 1e6:.0f} = {ceiling:.0f} MB/s: {'PASS' if big.mbps >= 0.9 * ceiling else 'FAIL'} "
+                  f"wall >= 0.9 of ceiling ({big.mbps / ceiling:.3f}); in the engine {inside / ceiling:.3f}")
+        for scenario in ("big-capped", "big-uncapped", "many-capped", "many-uncapped"):
+            _target(rows, scenario, lambda o, t: o.mbps >= 0.9 * t.mbps, "hf_transfer", f"{who} >= 0.9x hf_transfer",
+                    who=who)
     for op in ("push", "clone"):
-        _target(rows, "small-latency", lambda o, b: o.seconds <= 1.2 * b.seconds, "basic",
-                f"{op}: ours no slower than 1.2x basic", op=op)
+        for who in ("ours", "hfclone"):
+            _target(rows, "small-latency", lambda o, b: o.seconds <= 1.2 * b.seconds, "basic",
+                    f"{op}: {who} no slower than 1.2x basic", op=op, who=who)
 
 
-def _target(rows, scenario, ok, other, text, op=None) -> None:
-    ours = next((r for r in rows if r.scenario == scenario and r.contender == "ours" and r.ok and (op is None or r.op == op)), None)
+def _target(rows, scenario, ok, other, text, op=None, who="ours") -> None:
+    ours = next((r for r in rows if r.scenario == scenario and r.contender == who and r.ok and (op is None or r.op == op)), None)
     them = next((r for r in rows if r.scenario == scenario and r.contender == other and r.ok and (op is None or r.op == op)), None)
     if ours and them:
         print(f"- {scenario}: {'PASS' if ok(ours, them) else 'FAIL'} {text} "
-              f"(ours {ours.mbps:.1f} MB/s in {ours.seconds:.1f} s, {other} {them.mbps:.1f} MB/s in {them.seconds:.1f} s)")
+              f"({who} {ours.mbps:.1f} MB/s in {ours.seconds:.1f} s, {other} {them.mbps:.1f} MB/s in {them.seconds:.1f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,16 +47,28 @@ def head_pointers(cwd: str | None = None) -> list[tuple[str, int]]:
     Objects already in place are not left out here but where the list is used: it
     is read once per process, and an object asked for may be in place by the time
     the list is read (another agent finished it), yet still belongs to the checkout."""
+    found, seen = [], set()
+    for _path, oid, size in head_pointer_paths(cwd):
+        if oid not in seen:
+            seen.add(oid)
+            found.append((oid, size))
+    return found
+
+
+def head_pointer_paths(cwd: str | None = None) -> list[tuple[bytes, str, int]]:
+    """(path, oid, size) of every LFS pointer blob in HEAD's tree, in path order (``git ls-tree`` plus
+    ``git cat-file --batch``); an empty list when git fails."""
     try:
         tree = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"], cwd=cwd, capture_output=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
         return []
-    blobs = []
+    blobs, paths = [], []
     for record in tree.stdout.split(b"\0") if tree.returncode == 0 else []:
-        meta, _, _path = record.partition(b"\t")
+        meta, _, path = record.partition(b"\t")
         fields = meta.split()
         if len(fields) == 4 and fields[1] == b"blob" and fields[3].isdigit() and int(fields[3]) < MAX_POINTER_SIZE:
             blobs.append(fields[2])
+            paths.append(path)
     if not blobs:
         return []
     try:
@@ -64,8 +76,8 @@ def head_pointers(cwd: str | None = None) -> list[tuple[str, int]]:
                              capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError):
         return []
-    found, seen, data, pos = [], set(), cat.stdout, 0
-    while pos < len(data):
+    found, data, pos = [], cat.stdout, 0
+    for path in paths:
         end = data.find(b"\n", pos)
         header = data[pos:end].split()
         if end < 0 or len(header) != 3 or not header[2].isdigit():
@@ -73,9 +85,8 @@ def head_pointers(cwd: str | None = None) -> list[tuple[str, int]]:
         size = int(header[2])
         pointer = parse_pointer(data[end + 1:end + 1 + size])
         pos = end + 1 + size + 1
-        if pointer and pointer.oid not in seen:
-            seen.add(pointer.oid)
-            found.append((pointer.oid, pointer.size))
+        if pointer:
+            found.append((path, pointer.oid, pointer.size))
     return found
 
 

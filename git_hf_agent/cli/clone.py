@@ -4,7 +4,7 @@ The clone itself always runs with ``GIT_LFS_SKIP_SMUDGE=1`` (the checkout holds
 pointers, whatever the user's global git-lfs setup). Then ``git hf init`` runs on
 the new repo (all but the ``.gitattributes`` additions, so a fresh clone stays
 clean), then every LFS file of HEAD is fetched straight into the object store by
-the agent's engine and checked out with ``git lfs checkout``
+the agent's engine and checked out by git through the smudge filter
 (:mod:`git_hf_agent.cli.lfsfetch`: no second hash by git-lfs); with ``--include``
 ``git lfs pull`` fetches only the files matching (remembered as
 ``lfs.fetchinclude``); with ``--lazy`` none (remembered by installing git-lfs with
@@ -22,7 +22,7 @@ import click
 
 from git_hf_agent import diskspace, hubconf
 from git_hf_agent.cli.create import parse_repo_id
-from git_hf_agent.cli.lfsfetch import fetch_head_objects
+from git_hf_agent.cli.lfsfetch import check_out, fetch_head_objects
 from git_hf_agent.errors import HfError
 from git_hf_agent.gitconfig import GitConfig, run_git
 from git_hf_agent.redact import redact_url
@@ -115,8 +115,7 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
              f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
     else:
         fetch_head_objects(target, lambda line: click.echo(line, err=True))
-        _run(["lfs", "checkout"], "checking out LFS files (git lfs checkout)",
-             f"the clone is in {target}; run `git lfs checkout` there to retry", cwd=target)
+        check_out(target)
     if patterns:
         click.echo(f"cloned {shown} into {target} with the LFS files matching {patterns} (kept as lfs.fetchinclude, so "
                    "later pulls fetch only those; `git config --unset lfs.fetchinclude && git lfs pull` fetches the rest)")

@@ -104,3 +104,50 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             engine.close()
             log.close()
         return len(missing), total
+
+
+def check_out(repo: Path) -> None:
+    """Write HEAD's LFS files, now in the store, into the fresh clone's work tree.
+
+    ``git lfs checkout`` would copy them and then have git refresh the index,
+    which runs git-lfs's clean filter over every file: one more full sha256 pass.
+    git's own checkout through the smudge filter (as a plain ``git clone`` does)
+    records the files in the index as it writes them. So the pointer files this
+    clone wrote are removed (only files that are still exactly a pointer) and
+    git checks those paths out again; git-lfs finds every object locally. If git
+    fails, ``git lfs checkout`` restores what is missing.
+    """
+    import subprocess
+
+    from git_hf_agent.agent.prefetch import head_pointer_paths
+    from git_hf_agent.agent.state import lfs_dir, object_path
+    from git_hf_agent.lfspointer import MAX_POINTER_SIZE
+    from git_hf_agent.lfspointer import parse as parse_pointer
+
+    with _inside(repo):
+        storage = lfs_dir()
+        removed = []
+        for path, oid, _size in head_pointer_paths():
+            name = os.fsdecode(path)
+            if not object_path(storage, oid).is_file() or os.path.islink(name):
+                continue
+            try:
+                with open(name, "rb") as fh:
+                    head = fh.read(MAX_POINTER_SIZE + 1)
+            except OSError:
+                continue
+            if len(head) <= MAX_POINTER_SIZE and parse_pointer(head) is not None:
+                os.unlink(name)
+                removed.append(path)
+        if not removed:
+            return
+        cmd = ["git", "--literal-pathspecs", "-c", "filter.lfs.process=git-lfs filter-process",
+               "-c", "filter.lfs.required=true", "checkout", "--pathspec-from-file=-", "--pathspec-file-nul"]
+        proc = subprocess.run(cmd, input=b"\0".join(removed), capture_output=True,
+                              env={**os.environ, "GIT_LFS_SKIP_SMUDGE": "0"})
+        if proc.returncode == 0 and all(os.path.lexists(os.fsdecode(p)) for p in removed):
+            return
+        restore = subprocess.run(["git", "lfs", "checkout"], capture_output=True, text=True)
+        if restore.returncode != 0:
+            raise HfError(f"checking out the LFS files failed: {proc.stderr.decode(errors='replace').strip()[-500:]}",
+                          f"run `git lfs checkout` in {repo}")
