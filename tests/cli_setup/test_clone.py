@@ -27,6 +27,23 @@ def test_full_clone_materialises_everything_and_configures(seeded, tmp_path):
     assert hub.stats()["requests"].get("download", 0) == 2
 
 
+def test_full_clone_fetches_each_object_once_and_checks_out_even_when_git_lfs_skips_smudge(seeded, tmp_path):
+    """The objects go straight into the store (no git lfs pull); the work tree is written by git's own checkout,
+    which must still smudge when the user installed git-lfs globally with --skip-smudge."""
+    hub, files = seeded
+    git("lfs", "install", "--skip-smudge")
+    proc = hf("clone", "alice/seeded", str(tmp_path / "full"), env={"HF_ENDPOINT": hub.url})
+    assert proc.returncode == 0, proc.stderr
+    clone = tmp_path / "full"
+    for name, data in files.items():
+        assert (clone / name).read_bytes() == data
+    assert git("status", "--porcelain", cwd=clone).stdout == ""
+    assert hub.stats()["requests"].get("download", 0) == 2
+    assert sorted(p.name for p in lfs_objects(clone)) == sorted(
+        git("lfs", "ls-files", "--long", cwd=clone).stdout.split()[0::3])
+    assert "downloading 2 LFS file(s)" in proc.stderr
+
+
 def test_lazy_clone_keeps_pointers_and_downloads_nothing(seeded, tmp_path):
     hub, files = seeded
     proc = hf("clone", f"{hub.url}/alice/seeded", str(tmp_path / "lazy"), "--lazy", "--endpoint", hub.url)
