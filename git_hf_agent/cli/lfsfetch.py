@@ -16,7 +16,9 @@ keeps using ``git lfs pull``.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,7 +64,6 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
     from git_hf_agent.agent.download import DownloadEngine, Job
     from git_hf_agent.agent.http import Transport
     from git_hf_agent.agent.log import Log
-    from git_hf_agent.agent.ahead import DEFAULT_BUDGET
     from git_hf_agent.agent.download import DEFAULT_RANGE_SIZE
     from git_hf_agent.agent.main import LOG_NAME
     from git_hf_agent.agent.prefetch import head_pointers
@@ -78,32 +79,60 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         total = sum(size for _, size in missing)
         say(f"downloading {len(missing)} LFS file(s), {format_size(total)}")
         a = agent_options()
+        range_size = a.range_size or DEFAULT_RANGE_SIZE
+        workers = 2 * a.parallel   # objects of one range or less at a time (each one GET)
         log = Log(a.log or str(storage / "logs" / LOG_NAME), verbose=a.verbose, stderr=open(os.devnull, "w"))
-        transport = Transport(log, parallel=a.parallel, timeout=a.timeout)
+        transport = Transport(log, parallel=max(a.parallel, workers), timeout=a.timeout)
+        # Objects run side by side here (no git-lfs handing them out one per process), so nothing is fetched ahead.
         engine = DownloadEngine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
                                 DownloadBatch(transport, remote), log, parallel=a.parallel, storage=storage,
-                                range_size=a.range_size or DEFAULT_RANGE_SIZE,
-                                ahead=DEFAULT_BUDGET if a.ahead is None else a.ahead)
-        done = 0
-        started = time.monotonic()
+                                range_size=range_size, ahead=0)
+        progress = _Progress(say, len(missing), total)
+
+        def one(item: tuple[str, int]) -> None:
+            oid, size = item
+            try:
+                handed = engine.download(Job(oid, size, None, lambda _so_far, _since: None))
+            except ObjectFailed as failed:
+                raise HfError(failed.message, f"run `git lfs pull` in {repo} to retry; what arrived is kept") from None
+            target = object_path(storage, oid)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(handed, target)
+            progress.done(size)
+
+        small = [item for item in missing if item[1] <= range_size]
+        big = [item for item in missing if item[1] > range_size]   # one at a time, each in parallel ranges
         try:
-            for n, (oid, size) in enumerate(missing, 1):
-                try:
-                    handed = engine.download(Job(oid, size, None, lambda _so_far, _since: None))
-                except ObjectFailed as failed:
-                    raise HfError(failed.message, f"run `git lfs pull` in {repo} to retry; what arrived is kept") from None
-                target = object_path(storage, oid)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(handed, target)
-                done += size
-                if size >= 64 << 20 or n == len(missing):
-                    took = max(time.monotonic() - started, 1e-6)
-                    say(f"[{n}/{len(missing)}] {format_size(done)} of {format_size(total)} "
-                        f"({done / took / 1e6:.1f} MB/s)")
+            with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="git-hf-clone") as pool:
+                for future in cf.as_completed([pool.submit(one, item) for item in small]):
+                    if future.exception() is not None:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise future.exception()
+            for item in big:
+                one(item)
         finally:
             engine.close()
             log.close()
         return len(missing), total
+
+
+class _Progress:
+    """One line per big object and at the end: objects and bytes done, and the rate so far."""
+
+    def __init__(self, say: Callable[[str], None], count: int, total: int) -> None:
+        self.say, self.count, self.total = say, count, total
+        self.objects = self.bytes = 0
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+
+    def done(self, size: int) -> None:
+        with self.lock:
+            self.objects += 1
+            self.bytes += size
+            if size >= 64 << 20 or self.objects == self.count:
+                took = max(time.monotonic() - self.started, 1e-6)
+                self.say(f"[{self.objects}/{self.count}] {format_size(self.bytes)} of {format_size(self.total)} "
+                         f"({self.bytes / took / 1e6:.1f} MB/s)")
 
 
 def check_out(repo: Path) -> None:
