@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import click
 
 from git_hf_agent import diskspace, hubconf
+from git_hf_agent.agent.ahead import filtered
 from git_hf_agent.cli.create import parse_repo_id
 from git_hf_agent.cli.lfsfetch import check_out, fetch_head_objects
 from git_hf_agent.errors import HfError
@@ -110,7 +111,7 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
                    "Fetch some with `git lfs pull --include PATTERN`; all with `git lfs install --local --force && git lfs pull`.")
         return
     diskspace.check_clone(target, patterns)  # room for the LFS files before downloading them (issue 10 item 6)
-    if patterns:   # git-lfs's own path matching decides what --include selects
+    if patterns or filtered(str(target)):   # git-lfs's own path matching decides (--include, lfs.fetchexclude, ...)
         _run(["lfs", "pull"], "downloading LFS files (git lfs pull)",
              f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
     else:

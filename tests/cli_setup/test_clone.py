@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.cli_setup.conftest import hf
-from tests.support import TOKEN, authed, create_repo, git, start_from_hub
+from git_hf_agent.localhub.process import ServeProcess
+from tests.support import TOKEN, USER, authed, create_repo, git, start_from_hub
 
 pytestmark = pytest.mark.e2e
 POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
@@ -42,6 +43,32 @@ def test_full_clone_fetches_each_object_once_and_checks_out_even_when_git_lfs_sk
     assert sorted(p.name for p in lfs_objects(clone)) == sorted(
         git("lfs", "ls-files", "--long", cwd=clone).stdout.split()[0::3])
     assert "downloading 2 LFS file(s)" in proc.stderr
+
+
+def test_full_clone_whose_download_keeps_failing_says_which_file_and_how_to_go_on(start_hub, tmp_path):
+    healthy = start_hub()
+    url = create_repo(healthy.url, "alice/flaky")
+    src = tmp_path / "seed"
+    git("clone", "-q", authed(url), str(src))
+    git("lfs", "install", "--local", cwd=src)
+    git("lfs", "track", "*.bin", cwd=src)
+    (src / "w.bin").write_bytes(b"w" * 5000)
+    git("add", ".", cwd=src)
+    git("commit", "-q", "-m", "w", cwd=src)
+    git("push", "-q", authed(url), "main", cwd=src)
+    healthy.stop()
+    hub = ServeProcess("--fault", "download:500:1", root=healthy.root, tokens={USER: TOKEN})
+    quick = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "lfs.customtransfer.multipart.args",
+             "GIT_CONFIG_VALUE_0": "--max-attempts 2 --backoff 0"}   # over the args init writes into the clone
+    try:
+        proc = hf("clone", "alice/flaky", str(tmp_path / "c"), env={"HF_ENDPOINT": hub.url, **quick})
+    finally:
+        hub.stop()
+
+    assert proc.returncode != 0
+    assert "download of" in proc.stderr and "HTTP 500" in proc.stderr and "after 9" not in proc.stderr
+    assert "git lfs pull" in proc.stderr and "EOF" not in proc.stderr
+    assert (tmp_path / "c" / "w.bin").read_bytes().startswith(POINTER_PREFIX)   # the clone is kept, nothing half-written
 
 
 def test_lazy_clone_keeps_pointers_and_downloads_nothing(seeded, tmp_path):
