@@ -164,6 +164,12 @@ def agent_changes(config: GitConfig, parallel: int | None, downloads: bool = Tru
     # Ours, possibly from an older install location: keep the user's agent options.
     ours = os.path.basename(current["path"] or "") == "git-hf-agent"
     args = (current["args"] if ours else None) or ""
+    if config.scope == "local" and current["path"] is None:
+        # A repo's first init keeps the agent options set globally for our agent (`git hf init --global
+        # --parallel 16`): the args written here would otherwise shadow them.
+        merged = GitConfig(None, cwd=config.cwd)
+        if os.path.basename(merged.get(f"{AGENT}.path") or "") == "git-hf-agent":
+            args = merged.get(f"{AGENT}.args") or ""
     if parallel is not None:
         args = with_parallel(args, parallel)
     # args is always written, "" for none: otherwise another scope's args (say a global

@@ -71,6 +71,16 @@ def test_full_clone_whose_download_keeps_failing_says_which_file_and_how_to_go_o
     assert (tmp_path / "c" / "w.bin").read_bytes().startswith(POINTER_PREFIX)   # the clone is kept, nothing half-written
 
 
+def test_clone_keeps_the_agent_options_set_globally(seeded, tmp_path):
+    hub, _files = seeded
+    assert hf("init", "--global", "--endpoint", hub.url, "--parallel", "16").returncode == 0
+
+    proc = hf("clone", "alice/seeded", str(tmp_path / "c"), env={"HF_ENDPOINT": hub.url})
+
+    assert proc.returncode == 0, proc.stderr
+    assert git("config", "lfs.customtransfer.multipart.args", cwd=tmp_path / "c").stdout.strip() == "--parallel 16"
+
+
 def test_lazy_clone_keeps_pointers_and_downloads_nothing(seeded, tmp_path):
     hub, files = seeded
     proc = hf("clone", f"{hub.url}/alice/seeded", str(tmp_path / "lazy"), "--lazy", "--endpoint", hub.url)
