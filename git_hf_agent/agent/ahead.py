@@ -87,8 +87,6 @@ class Ahead:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._pool: cf.ThreadPoolExecutor | None = None
-        self.fetched = 0   # objects fetched ahead by this process
-        self.started = False   # a walk began: ahead files may exist
 
     def start(self, oid: str) -> None:
         """Called for each object git-lfs asks for; the first one of a checkout starts the walk (once)."""
@@ -96,7 +94,6 @@ class Ahead:
             if self._started or self.budget <= 0:
                 return
             self._started = True
-        self.started = True
         threading.Thread(target=self._begin, args=(oid,), name="git-hf-ahead-walk", daemon=True).start()
 
     def _begin(self, oid: str) -> None:
@@ -135,9 +132,7 @@ class Ahead:
         if self._stop.is_set():
             self._release(lock)
             return
-        if self._fetch(oid, size, lock):
-            with self._lock:
-                self.fetched += 1
+        self._fetch(oid, size, lock)
 
     def close(self) -> None:
         """Stop walking; fetches in flight are abandoned (their lock goes with the process)."""

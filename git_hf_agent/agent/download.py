@@ -153,7 +153,7 @@ class DownloadEngine(PooledEngine):
         file it was handed. (The next run's sweep catches what a killed process left.)"""
         for oid in list(self.touched):
             if self._left_over(oid):
-                for path in (ahead_path(self.temp_dir, oid), self.temp_dir / f"{oid}.download.lock"):
+                for path in (ahead_path(self.temp_dir, oid), Path(self._lock_path(oid))):
                     try:
                         path.unlink()
                     except OSError:
@@ -176,10 +176,14 @@ class DownloadEngine(PooledEngine):
         return (os.path.isfile(f"{objects}/{oid[:2]}/{oid[2:4]}/{oid}")
                 or os.path.isfile(f"{temp}/{oid}.download{AHEAD_SUFFIX}"))
 
+    def _lock_path(self, oid: str) -> str:
+        """The object's lock file: whoever holds it is fetching the object (or fetched it and hands it over)."""
+        return f"{self._dirs[1]}/{oid}.download.lock"
+
     def _claim(self, oid: str) -> int | None:
         """The object's lock, taken without waiting; None when another agent holds it (or it cannot be opened)."""
         try:
-            fd = os.open(f"{self._dirs[1]}/{oid}.download.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self._lock_path(oid), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
             return None
         try:
@@ -213,7 +217,7 @@ class DownloadEngine(PooledEngine):
         if not state.object_path(self.storage, oid).is_file():
             return False
         try:
-            fd = os.open(self.temp_dir / f"{oid}.download.lock", os.O_RDWR)
+            fd = os.open(self._lock_path(oid), os.O_RDWR)
         except FileNotFoundError:
             return True
         except OSError:
@@ -302,7 +306,7 @@ class _Download:
     def _open_lock(self) -> int:
         try:
             state.state_dir(self.e.storage, state.DOWNLOADS)   # again: someone may have removed it
-            return os.open(self.data.with_name(self.data.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            return os.open(self.e._lock_path(self.job.oid), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise self._local(exc) from None
 

@@ -81,7 +81,8 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         a = agent_options()
         range_size = a.range_size or DEFAULT_RANGE_SIZE
         workers = 2 * a.parallel   # objects of one range or less at a time (each one GET)
-        log = Log(a.log or str(storage / "logs" / LOG_NAME), verbose=a.verbose, stderr=open(os.devnull, "w"))
+        quiet = open(os.devnull, "w")   # the agent's human lines are for GIT_TRACE; the log file keeps the events
+        log = Log(a.log or str(storage / "logs" / LOG_NAME), verbose=a.verbose, stderr=quiet)
         transport = Transport(log, parallel=max(a.parallel, workers), timeout=a.timeout)
         # Objects run side by side here (no git-lfs handing them out one per process), so nothing is fetched ahead.
         engine = DownloadEngine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
@@ -113,6 +114,7 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         finally:
             engine.close()
             log.close()
+            quiet.close()
         return len(missing), total
 
 
