@@ -141,26 +141,40 @@ def check_out(repo: Path) -> None:
     """Write HEAD's LFS files, now in the store, into the fresh clone's work tree.
 
     ``git lfs checkout`` would copy them and then have git refresh the index,
-    which runs git-lfs's clean filter over every file: one more full sha256 pass.
-    git's own checkout through the smudge filter (as a plain ``git clone`` does)
-    records the files in the index as it writes them. So the pointer files this
-    clone wrote are removed (only files that are still exactly a pointer) and
-    git checks those paths out again; git-lfs finds every object locally. If git
-    fails, ``git lfs checkout`` restores what is missing.
+    which runs git-lfs's clean filter over every file: one more full sha256 pass;
+    git's own checkout through the smudge filter pipes every byte through git,
+    which holds the file in memory before writing it. So the kernel copies each
+    object over its pointer file and the index gets the new stat data
+    (:mod:`git_hf_agent.cli.lfsworktree`). Files that module leaves (not
+    ``filter=lfs``, ``lockable``, an index it cannot use) go through git's
+    checkout: their pointer files are removed (only files that are still exactly
+    a pointer) and git checks those paths out again; git-lfs finds every object
+    locally. If git fails, ``git lfs checkout`` restores what is missing.
     """
     import subprocess
 
+    from git_hf_agent import gitindex
     from git_hf_agent.agent.prefetch import head_pointer_paths
     from git_hf_agent.agent.state import lfs_dir, object_path
+    from git_hf_agent.cli import lfsworktree
     from git_hf_agent.lfspointer import MAX_POINTER_SIZE
     from git_hf_agent.lfspointer import parse as parse_pointer
 
     with _inside(repo):
         storage = lfs_dir()
+        local = [(path, oid, object_path(storage, oid)) for path, oid, _size in head_pointer_paths()]
+        local = [item for item in local if item[2].is_file()]
+        try:
+            placed = lfsworktree.place(local)
+        except gitindex.IndexUnusable:
+            placed = set()   # git's checkout below does it all
+        except OSError as exc:
+            raise HfError(f"writing the LFS files into the work tree failed: {exc}",
+                          f"make room if the disk is full, then run `git lfs checkout` in {repo}") from None
         removed = []
-        for path, oid, _size in head_pointer_paths():
+        for path, oid, _object in local:
             name = os.fsdecode(path)
-            if not object_path(storage, oid).is_file() or os.path.islink(name):
+            if path in placed or os.path.islink(name):
                 continue
             try:
                 with open(name, "rb") as fh:

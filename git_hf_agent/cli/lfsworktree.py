@@ -1,0 +1,131 @@
+"""``git hf clone``'s checkout of big LFS files: copy each object into the work tree, then tell git's index.
+
+git's checkout through git-lfs's smudge filter moves every byte through a pipe
+into git, which holds the whole file in memory before writing it: about 30 s for
+6 GiB. Here the kernel copies the object (``copy_file_range``) beside the pointer
+file, renames it over it, and the new stat data is written into the index
+(:mod:`git_hf_agent.gitindex`), so git sees a clean work tree without hashing
+anything again.
+
+A file is written only when git would have smudged it and nothing would be lost:
+its index entry is a regular file at stage 0, the work tree file is still exactly
+the pointer that entry records, ``.gitattributes`` gives it ``filter=lfs`` and
+does not make it ``lockable`` (git-lfs makes those read-only). Everything else is
+left to git's own checkout by the caller.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from git_hf_agent import gitindex
+from git_hf_agent.lfspointer import MAX_POINTER_SIZE
+from git_hf_agent.lfspointer import parse as parse_pointer
+
+REGULAR, EXECUTABLE = 0o100644, 0o100755
+
+
+def _repo_facts() -> tuple[str, Path]:
+    """(object format, index path) of the repository in the working directory."""
+    out = subprocess.run(["git", "rev-parse", "--show-object-format", "--git-path", "index"],
+                         capture_output=True, text=True, timeout=60)
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != 2:
+        raise gitindex.IndexUnusable(f"git rev-parse failed: {out.stderr.strip()[-300:]}")
+    return lines[0], Path(lines[1])
+
+
+def _smudged_by_lfs(paths: list[bytes]) -> set[bytes]:
+    """The paths git-lfs's smudge filter would write as they are: ``filter=lfs`` and not ``lockable``."""
+    out = subprocess.run(["git", "check-attr", "-z", "--stdin", "filter", "lockable"],
+                         input=b"\0".join(paths) + b"\0", capture_output=True, timeout=300)
+    if out.returncode != 0:
+        raise gitindex.IndexUnusable(f"git check-attr failed: {out.stderr.decode(errors='replace').strip()[-300:]}")
+    fields = out.stdout.split(b"\0")
+    attrs: dict[bytes, dict[bytes, bytes]] = {}
+    for i in range(0, len(fields) - 2, 3):
+        attrs.setdefault(fields[i], {})[fields[i + 1]] = fields[i + 2]
+    return {p for p, a in attrs.items() if a.get(b"filter") == b"lfs" and a.get(b"lockable") == b"unspecified"}
+
+
+def _blob_id(content: bytes, object_format: str) -> str:
+    new_hash = hashlib.sha256 if object_format == "sha256" else hashlib.sha1
+    return new_hash(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def _still_pointer(name: str, entry: gitindex.Entry, oid: str, object_format: str) -> bool:
+    """The work tree file is a regular file holding exactly the pointer blob the index records, for ``oid``."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as fh:
+        content = fh.read(MAX_POINTER_SIZE + 1)
+    pointer = parse_pointer(content) if len(content) <= MAX_POINTER_SIZE else None
+    return pointer is not None and pointer.oid == oid and _blob_id(content, object_format) == entry.oid
+
+
+def _copy(source: Path, name: str, mode: int) -> os.stat_result:
+    """Copy ``source`` to a temp file beside ``name`` (mode as git would create it), rename it over ``name``."""
+    directory, base = os.path.split(name)
+    temp = os.path.join(directory, f".{base}.git-hf-{os.getpid()}.tmp")
+    out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o777 if mode == EXECUTABLE else 0o666)
+    try:
+        with open(source, "rb") as src, os.fdopen(out, "wb") as dst:
+            _copy_data(src, dst)
+        os.replace(temp, name)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return os.lstat(name)
+
+
+def _copy_data(src, dst) -> None:
+    """Copy in the kernel (no pass through this process's memory); a plain copy where the file systems refuse."""
+    size, done = os.fstat(src.fileno()).st_size, 0
+    try:
+        while done < size:
+            n = os.copy_file_range(src.fileno(), dst.fileno(), size - done)
+            if n == 0:
+                raise OSError(errno.EIO, "the object file ended early")
+            done += n
+    except OSError as exc:
+        if done or exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+        shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def place(pointers: list[tuple[bytes, str, Path]]) -> set[bytes]:
+    """Write each (path, oid, object file) into the work tree where git would smudge it, and record the
+    files in the index; returns the paths done. :class:`gitindex.IndexUnusable` when the index cannot
+    be used here (nothing written then); an ``OSError`` while copying keeps the files done before it
+    (in the index too) and propagates."""
+    if not pointers:
+        return set()
+    object_format, index = _repo_facts()
+    lfs_paths = _smudged_by_lfs([p for p, _, _ in pointers])
+    done: set[bytes] = set()
+    with gitindex.IndexLock(index) as lock:
+        data = index.read_bytes()
+        entries = gitindex.parse(data, object_format)
+        updates: dict[int, os.stat_result] = {}
+        newest = 0
+        try:
+            for path, oid, source in pointers:
+                entry, name = entries.get(path), os.fsdecode(path)
+                if (path not in lfs_paths or entry is None or entry.mode not in (REGULAR, EXECUTABLE)
+                        or not _still_pointer(name, entry, oid, object_format)):
+                    continue
+                st = _copy(source, name, entry.mode)
+                updates[entry.offset] = st
+                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+                done.add(path)
+        finally:
+            if updates:
+                lock.commit(gitindex.with_stat(data, updates, object_format), newest)
+    return done

@@ -1,0 +1,94 @@
+"""`git hf clone` writes big LFS files into the work tree itself and records them in git's index.
+
+What a user notices: the files are byte-identical with their modes, `git status` is clean at once
+(git never runs the clean filter over them again), files git-lfs treats specially (lockable, not
+`filter=lfs`) come out as git-lfs's own checkout makes them, and index formats this does not
+handle (a split index) still give a correct clone through git's checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from tests.cli_setup.conftest import hf
+from tests.support import authed, create_repo, git
+
+pytestmark = pytest.mark.e2e
+POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
+# git must not run the clean filter: `false` with required=true makes it fail loudly if it does.
+NO_CLEAN = ("-c", "filter.lfs.process=", "-c", "filter.lfs.clean=false", "-c", "filter.lfs.required=true")
+
+
+def config_env(**settings: str) -> dict[str, str]:
+    """git configuration for every git command `git hf clone` runs (GIT_CONFIG_COUNT)."""
+    env = {"GIT_CONFIG_COUNT": str(len(settings))}
+    for i, (key, value) in enumerate(settings.items()):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key.replace("_", "."), value
+    return env
+
+
+@pytest.fixture
+def varied(hub, tmp_path):
+    """alice/varied: an executable LFS file, one in a directory with a space in its name, a lockable one,
+    a pointer committed as plain text (no filter=lfs), and README.md."""
+    url = create_repo(hub.url, "alice/varied")
+    src = tmp_path / "seed"
+    git("clone", "-q", authed(url), str(src))
+    git("lfs", "install", "--local", cwd=src)
+    git("lfs", "track", "*.bin", cwd=src)
+    git("lfs", "track", "--lockable", "*.lck", cwd=src)
+    files = {"run.bin": os.urandom(70_000), "sub dir/w é.bin": os.urandom(300_001), "guarded.lck": b"L" * 9_000,
+             "README.md": b"# varied\n"}
+    for name, data in files.items():
+        (src / name).parent.mkdir(exist_ok=True)
+        (src / name).write_bytes(data)
+    (src / "run.bin").chmod(0o755)
+    git("add", ".", cwd=src)
+    git("commit", "-q", "-m", "seed", cwd=src)
+    files["as-text.txt"] = git("cat-file", "blob", "HEAD:run.bin", cwd=src).stdout.encode()   # a pointer, no filter
+    (src / "as-text.txt").write_bytes(files["as-text.txt"])
+    git("add", "as-text.txt", cwd=src)
+    git("commit", "-q", "-m", "pointer as text", cwd=src)
+    git("-c", f"lfs.{url}.git/info/lfs.locksverify=false", "push", "-q", authed(url), "main", cwd=src)
+    return hub, files
+
+
+def clone(hub, tmp_path, **config):
+    target = tmp_path / "c"
+    proc = hf("clone", "alice/varied", str(target), env={"HF_ENDPOINT": hub.url, **config_env(**config)})
+    assert proc.returncode == 0, proc.stderr
+    return target
+
+
+def assert_checked_out(target, files):
+    for name, data in files.items():
+        assert (target / name).read_bytes() == data, name
+    assert os.access(target / "run.bin", os.X_OK) and stat.S_IMODE((target / "run.bin").stat().st_mode) & 0o111
+    assert not stat.S_IMODE((target / "sub dir" / "w é.bin").stat().st_mode) & 0o111
+    assert not stat.S_IMODE((target / "guarded.lck").stat().st_mode) & 0o222   # git-lfs: lockable is read-only
+    assert git("status", "--porcelain", cwd=target).stdout == ""
+    assert not list(target.rglob("*.git-hf-*.tmp"))
+
+
+@pytest.mark.parametrize("version", ["2", "4"])   # git writes 3 only for entries with extended flags
+def test_clone_writes_the_files_and_git_sees_them_unchanged_without_hashing_them(varied, tmp_path, version):
+    hub, files = varied
+    target = clone(hub, tmp_path, index_version=version)
+
+    assert_checked_out(target, files)
+    assert (target / ".git" / "index").read_bytes()[4:8] == int(version).to_bytes(4, "big")
+    big = (target / "sub dir" / "w é.bin").stat()
+    assert big.st_nlink == 1   # a copy, never a link into .git/lfs/objects a user's edit would damage
+    # The index's stat data matches the files written: git neither lists them as changed nor cleans them again.
+    assert git(*NO_CLEAN, "diff-files", "--name-only", "--", "run.bin", "sub dir", cwd=target).stdout == ""
+
+
+def test_a_split_index_is_left_to_gits_checkout(varied, tmp_path):
+    hub, files = varied
+    target = clone(hub, tmp_path, core_splitIndex="true")
+
+    assert_checked_out(target, files)
+    assert list((target / ".git").glob("sharedindex.*"))   # the split index stayed split
