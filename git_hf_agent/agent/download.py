@@ -49,7 +49,7 @@ from git_hf_agent.agent.log import Log
 from git_hf_agent.agent.plan import expiry
 from git_hf_agent.agent.prefetch import Prefetcher
 from git_hf_agent.agent.progress import Emit, Progress
-from git_hf_agent.agent.ranges import BLOCK, InOrderHasher, RangeJournal, Span, plan, temp_paths
+from git_hf_agent.agent.ranges import BLOCK, InOrderHasher, Mirror, RangeJournal, Span, plan, temp_paths
 from git_hf_agent.agent.retry import Cancelled, Policy
 from git_hf_agent.agent.state import lfs_dir  # noqa: F401  (main.py imports it from here)
 from git_hf_agent.agent.upload import ObjectFailed
@@ -74,6 +74,7 @@ class Job:
     size: int
     action: dict | None
     emit: Emit
+    mirror: Mirror | None = None   # ``git hf clone``: copy each range there once it is hashed
 
 
 class _NoRanges(Exception):
@@ -460,7 +461,8 @@ class _Download:
             journal.start()
         except OSError as exc:
             raise self._local(exc) from None
-        hasher = InOrderHasher(self.fd, spans)
+        mirror = self.job.mirror
+        hasher = InOrderHasher(self.fd, spans, after=(lambda span: mirror.copy(self.fd, span)) if mirror else None)
         try:
             resumed = [s for s in spans if s.index in journal.done]
             for span in resumed:

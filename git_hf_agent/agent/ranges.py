@@ -22,7 +22,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from git_hf_agent.agent.journal import read_records
 
@@ -116,9 +116,10 @@ class InOrderHasher:
     remains to hash. :meth:`hexdigest` waits for the whole file.
     """
 
-    def __init__(self, fd: int, spans: list[Span]) -> None:
+    def __init__(self, fd: int, spans: list[Span], after: Callable[[Span], None] | None = None) -> None:
         self._fd = fd
         self._spans = spans
+        self._after = after                 # told of each range once it is hashed (in file order)
         self._finished = [False] * len(spans)
         self._next = 0                      # index of the first range not hashed yet
         self._sha = hashlib.sha256()
@@ -145,6 +146,8 @@ class InOrderHasher:
                 span = self._spans[self._next]
             try:
                 self._hash_span(span)
+                if self._after is not None:
+                    self._after(span)
             except OSError as exc:
                 with self._cond:
                     self._error, self._stopped = exc, True
@@ -176,3 +179,46 @@ class InOrderHasher:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+
+
+class Mirror:
+    """A second copy of an object's temp file, filled by the kernel range by range once each is hashed.
+
+    ``git hf clone`` gives one to a big object's download so the work tree's copy
+    is made while later ranges still arrive, instead of after the whole object.
+    Ranges come in file order (:class:`InOrderHasher`); a range starting at 0
+    again (the object refetched from zero after a sha256 mismatch) starts the
+    copy over. A copy error is kept, never raised into the download. The file
+    is whole only when :meth:`complete` says so, and holds verified bytes only
+    once the download itself succeeded.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.size = path, size
+        self.covered = 0
+        self.error: OSError | None = None
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+
+    def copy(self, source_fd: int, span: Span) -> None:
+        if span.start == 0:
+            self.covered, self.error = 0, None
+        if self.error is not None or self._fd is None or span.start != self.covered:
+            return
+        try:
+            done = 0
+            while done < span.length:
+                n = os.copy_file_range(source_fd, self._fd, span.length - done, span.start + done, span.start + done)
+                if n == 0:
+                    raise OSError(f"the temp file ended at byte {span.start + done}")
+                done += n
+            self.covered = span.end
+        except OSError as exc:
+            self.error = exc
+
+    def complete(self) -> bool:
+        return self.error is None and self.covered == self.size
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -115,8 +115,13 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
         _run(["lfs", "pull"], "downloading LFS files (git lfs pull)",
              f"the clone is in {target}; run `git lfs pull` there to retry the download", cwd=target)
     else:
-        fetch_head_objects(target, lambda line: click.echo(line, err=True))
-        check_out(target)
+        ready: dict[str, Path] = {}   # big objects' work tree copies, made while they download
+        try:
+            fetch_head_objects(target, lambda line: click.echo(line, err=True), ready=ready)
+            check_out(target, ready)
+        finally:
+            for leftover in ready.values():
+                leftover.unlink(missing_ok=True)
     if patterns:
         click.echo(f"cloned {shown} into {target} with the LFS files matching {patterns} (kept as lfs.fetchinclude, so "
                    "later pulls fetch only those; `git config --unset lfs.fetchinclude && git lfs pull` fetches the rest)")

@@ -54,11 +54,16 @@ def agent_options():
         raise HfError(f"lfs.customtransfer.multipart.args is not valid ({exc})", "run `git hf init` to rewrite it") from None
 
 
-def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = "origin") -> tuple[int, int]:
+def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = "origin",
+                       ready: dict[str, Path] | None = None) -> tuple[int, int]:
     """Download every LFS object of HEAD missing from ``repo``'s store; (objects, bytes) fetched.
 
-    HfError naming the object and the retry command when one cannot be fetched;
-    what was fetched stays (in place, or as resumable ranges).
+    With ``ready``, each big object (more than one range) is also copied, range by
+    range as its sha256 advances, to a file of its own: ``ready[oid]`` names it once
+    the object is verified, for :func:`check_out` to move into the work tree (the
+    caller removes what is not used). HfError naming the object and the retry
+    command when one cannot be fetched; what was fetched stays (in place, or as
+    resumable ranges).
     """
     from git_hf_agent.agent.dlbatch import DownloadBatch
     from git_hf_agent.agent.download import DownloadEngine, Job
@@ -67,6 +72,7 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
     from git_hf_agent.agent.download import DEFAULT_RANGE_SIZE
     from git_hf_agent.agent.main import LOG_NAME
     from git_hf_agent.agent.prefetch import head_pointers
+    from git_hf_agent.agent.ranges import Mirror
     from git_hf_agent.agent.retry import Policy
     from git_hf_agent.agent.state import lfs_dir, object_path
     from git_hf_agent.agent.upload import ObjectFailed
@@ -92,10 +98,25 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
 
         def one(item: tuple[str, int]) -> None:
             oid, size = item
+            mirror = None
+            if ready is not None and size > range_size:
+                path = engine.temp_dir / f"{oid}.worktree-{os.getpid()}"
+                try:
+                    mirror = Mirror(path, size)
+                except OSError:
+                    pass   # check_out copies the object instead
             try:
-                handed = engine.download(Job(oid, size, None, lambda _so_far, _since: None))
+                handed = engine.download(Job(oid, size, None, lambda _so_far, _since: None, mirror=mirror))
             except ObjectFailed as failed:
                 raise HfError(failed.message, f"run `git lfs pull` in {repo} to retry; what arrived is kept") from None
+            finally:
+                if mirror is not None:
+                    mirror.close()
+                    if ready is not None:
+                        ready[oid] = mirror.path   # listed at once, so the caller removes it whatever happens
+            if mirror is not None and not mirror.complete():
+                del ready[oid]
+                mirror.path.unlink(missing_ok=True)
             target = object_path(storage, oid)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(handed, target)
@@ -137,7 +158,7 @@ class _Progress:
                          f"({self.bytes / took / 1e6:.1f} MB/s)")
 
 
-def check_out(repo: Path) -> None:
+def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:
     """Write HEAD's LFS files, now in the store, into the fresh clone's work tree.
 
     ``git lfs checkout`` would copy them and then have git refresh the index,
@@ -150,6 +171,7 @@ def check_out(repo: Path) -> None:
     checkout: their pointer files are removed (only files that are still exactly
     a pointer) and git checks those paths out again; git-lfs finds every object
     locally. If git fails, ``git lfs checkout`` restores what is missing.
+    ``ready``: copies made during the download (moved into place, not copied again).
     """
     import subprocess
 
@@ -165,7 +187,7 @@ def check_out(repo: Path) -> None:
         local = [(path, oid, object_path(storage, oid)) for path, oid, _size in head_pointer_paths()]
         local = [item for item in local if item[2].is_file()]
         try:
-            placed = lfsworktree.place(local)
+            placed = lfsworktree.place(local, ready)
         except gitindex.IndexUnusable:
             placed = set()   # git's checkout below does it all
         except OSError as exc:

@@ -70,10 +70,15 @@ def _still_pointer(name: str, entry: gitindex.Entry, oid: str, object_format: st
     return pointer is not None and pointer.oid == oid and _blob_id(content, object_format) == entry.oid
 
 
+def _inside_work_tree(name: str) -> bool:
+    """No directory on the way to ``name`` is a symlink (git never writes through one; a crafted index might)."""
+    directory = os.path.dirname(os.path.abspath(name))
+    return os.path.realpath(directory) == directory
+
+
 def _copy(source: Path, name: str, mode: int) -> os.stat_result:
     """Copy ``source`` to a temp file beside ``name`` (mode as git would create it), rename it over ``name``."""
-    directory, base = os.path.split(name)
-    temp = os.path.join(directory, f".{base}.git-hf-{os.getpid()}.tmp")
+    temp = os.path.join(os.path.dirname(name), f".git-hf-{os.getpid()}.tmp")   # short: any file name fits
     out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o777 if mode == EXECUTABLE else 0o666)
     try:
         with open(source, "rb") as src, os.fdopen(out, "wb") as dst:
@@ -82,6 +87,14 @@ def _copy(source: Path, name: str, mode: int) -> os.stat_result:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    return os.lstat(name)
+
+
+def _move(prepared: Path, name: str, mode: int, umask: int) -> os.stat_result:
+    """Rename a copy made while the object downloaded over ``name`` (executable if git records it so)."""
+    if mode == EXECUTABLE:
+        os.chmod(prepared, 0o777 & ~umask)
+    os.replace(prepared, name)
     return os.lstat(name)
 
 
@@ -100,18 +113,26 @@ def _copy_data(src, dst) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def place(pointers: list[tuple[bytes, str, Path]]) -> set[bytes]:
+def place(pointers: list[tuple[bytes, str, Path]], ready: dict[str, Path] | None = None) -> set[bytes]:
     """Write each (path, oid, object file) into the work tree where git would smudge it, and record the
-    files in the index; returns the paths done. :class:`gitindex.IndexUnusable` when the index cannot
-    be used here (nothing written then); an ``OSError`` while copying keeps the files done before it
-    (in the index too) and propagates."""
+    files in the index; returns the paths done. ``ready`` maps oids to copies already made (see
+    :func:`git_hf_agent.cli.lfsfetch.fetch_head_objects`): each is moved into place once, instead of
+    copying the object. :class:`gitindex.IndexUnusable` when the index cannot be used here (nothing
+    written then); an ``OSError`` while copying keeps the files done before it (in the index too) and
+    propagates."""
     if not pointers:
         return set()
+    ready = ready if ready is not None else {}
+    umask = os.umask(0)
+    os.umask(umask)
     object_format, index = _repo_facts()
     lfs_paths = _smudged_by_lfs([p for p, _, _ in pointers])
     done: set[bytes] = set()
     with gitindex.IndexLock(index) as lock:
-        data = index.read_bytes()
+        try:
+            data = index.read_bytes()
+        except OSError as exc:
+            raise gitindex.IndexUnusable(f"cannot read {index}: {exc.strerror}") from None
         entries = gitindex.parse(data, object_format)
         updates: dict[int, os.stat_result] = {}
         newest = 0
@@ -119,9 +140,16 @@ def place(pointers: list[tuple[bytes, str, Path]]) -> set[bytes]:
             for path, oid, source in pointers:
                 entry, name = entries.get(path), os.fsdecode(path)
                 if (path not in lfs_paths or entry is None or entry.mode not in (REGULAR, EXECUTABLE)
-                        or not _still_pointer(name, entry, oid, object_format)):
+                        or not _inside_work_tree(name) or not _still_pointer(name, entry, oid, object_format)):
                     continue
-                st = _copy(source, name, entry.mode)
+                prepared = ready.pop(oid, None)
+                try:
+                    st = _move(prepared, name, entry.mode, umask) if prepared else _copy(source, name, entry.mode)
+                except OSError:
+                    if not prepared:
+                        raise
+                    prepared.unlink(missing_ok=True)   # e.g. on another file system: copy the object instead
+                    st = _copy(source, name, entry.mode)
                 updates[entry.offset] = st
                 newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
                 done.add(path)

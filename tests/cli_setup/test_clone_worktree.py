@@ -70,13 +70,18 @@ def assert_checked_out(target, files):
     assert not stat.S_IMODE((target / "sub dir" / "w é.bin").stat().st_mode) & 0o111
     assert not stat.S_IMODE((target / "guarded.lck").stat().st_mode) & 0o222   # git-lfs: lockable is read-only
     assert git("status", "--porcelain", cwd=target).stdout == ""
-    assert not list(target.rglob("*.git-hf-*.tmp"))
+    assert not list(target.rglob(".git-hf-*.tmp"))
 
 
-@pytest.mark.parametrize("version", ["2", "4"])   # git writes 3 only for entries with extended flags
-def test_clone_writes_the_files_and_git_sees_them_unchanged_without_hashing_them(varied, tmp_path, version):
+@pytest.mark.parametrize("version,agent_args", [
+    ("2", ""),
+    ("4", ""),   # git writes version 3 only for entries with extended flags
+    ("2", "--range-size 64KiB"),   # the two big files are copied into the work tree while they download
+])
+def test_clone_writes_the_files_and_git_sees_them_unchanged_without_hashing_them(varied, tmp_path, version, agent_args):
     hub, files = varied
-    target = clone(hub, tmp_path, index_version=version)
+    target = clone(hub, tmp_path, index_version=version, lfs_customtransfer_multipart_args=agent_args)
+    assert not [p for p in (target / ".git").rglob("*") if ".worktree-" in p.name]   # no copy left behind
 
     assert_checked_out(target, files)
     assert (target / ".git" / "index").read_bytes()[4:8] == int(version).to_bytes(4, "big")
