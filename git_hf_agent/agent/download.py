@@ -241,8 +241,10 @@ class DownloadEngine(PooledEngine):
                                self._left_over):
             if old.name.endswith(".download"):
                 self.log.say(f"removed an old partial download: {old.name}")
-        # a handed-off file git-lfs never renamed (it was killed in between); never one in use
+        # a handed-off file git-lfs never renamed (it was killed in between), a work tree copy git hf clone
+        # never moved (it was killed); never one in use
         state.sweep(self.temp_dir, state.HANDOFFS, lambda oid: False, stale_days=state.HANDOFF_STALE_DAYS)
+        state.sweep(self.temp_dir, state.MIRRORS, lambda oid: False, stale_days=state.HANDOFF_STALE_DAYS)
 
 
 class _Download:

@@ -52,11 +52,15 @@ HANDOFFS = "handoffs"
 HANDOFF_SUFFIX = ".done"
 HANDOFF_STALE_DAYS = 1
 AHEAD = "ahead"   # the ahead files alone (agent/ahead.py), swept when an agent ends
+# ``git hf clone``'s work tree copy of a big object (``<oid>.download.<pid>.worktree``, ranges.Mirror), moved
+# into the work tree or removed by that command; swept when a day old (the command was killed).
+MIRRORS = "mirrors"
 _SWEPT = {
     UPLOADS: re.compile(r"^([0-9a-f]{64})\.[0-9a-f]{16}\.(?:jsonl|tmp)$"),
     DOWNLOADS: re.compile(r"^([0-9a-f]{64})\.download(?:\.journal|\.lock|\.ahead)?$"),
     AHEAD: re.compile(r"^([0-9a-f]{64})\.download\.ahead$"),
     HANDOFFS: re.compile(r"^([0-9a-f]{64})\.download\.[0-9]+-[0-9]+\.done$"),
+    MIRRORS: re.compile(r"^([0-9a-f]{64})\.download\.[0-9]+\.worktree$"),
 }
 _adopted: set[tuple[str, str]] = set()
 _adopt_lock = threading.Lock()
@@ -148,6 +152,11 @@ def sweep(directory: Path, kind: str, finished: Callable[[str], bool], *, stale_
         except OSError:
             pass
     return removed
+
+
+def mirror_path(directory: Path, oid: str) -> Path:
+    """This process's work tree copy of ``oid`` in the downloads directory (see :data:`MIRRORS`)."""
+    return directory / f"{oid}.download.{os.getpid()}.worktree"
 
 
 def object_path(storage: Path, oid: str) -> Path:

@@ -72,9 +72,8 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
     from git_hf_agent.agent.download import DEFAULT_RANGE_SIZE
     from git_hf_agent.agent.main import LOG_NAME
     from git_hf_agent.agent.prefetch import head_pointers
-    from git_hf_agent.agent.ranges import Mirror
     from git_hf_agent.agent.retry import Policy
-    from git_hf_agent.agent.state import lfs_dir, object_path
+    from git_hf_agent.agent.state import lfs_dir, mirror_path, object_path
     from git_hf_agent.agent.upload import ObjectFailed
 
     with _inside(repo):
@@ -98,13 +97,7 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
 
         def one(item: tuple[str, int]) -> None:
             oid, size = item
-            mirror = None
-            if ready is not None and size > range_size:
-                path = engine.temp_dir / f"{oid}.worktree-{os.getpid()}"
-                try:
-                    mirror = Mirror(path, size)
-                except OSError:
-                    pass   # check_out copies the object instead
+            mirror = _mirror(mirror_path(engine.temp_dir, oid), size) if ready is not None and size > range_size else None
             try:
                 handed = engine.download(Job(oid, size, None, lambda _so_far, _since: None, mirror=mirror))
             except ObjectFailed as failed:
@@ -112,11 +105,9 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             finally:
                 if mirror is not None:
                     mirror.close()
-                    if ready is not None:
-                        ready[oid] = mirror.path   # listed at once, so the caller removes it whatever happens
+                    ready[oid] = mirror.path   # listed at once: the caller removes it whatever happens
             if mirror is not None and not mirror.complete():
-                del ready[oid]
-                mirror.path.unlink(missing_ok=True)
+                ready.pop(oid).unlink(missing_ok=True)   # check_out copies the object instead
             target = object_path(storage, oid)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(handed, target)
@@ -137,6 +128,17 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             log.close()
             quiet.close()
         return len(missing), total
+
+
+def _mirror(path: Path, size: int):
+    """A work tree copy to fill while the object downloads; None when it cannot be created (the
+    object is copied after its download instead)."""
+    from git_hf_agent.agent.ranges import Mirror
+
+    try:
+        return Mirror(path, size)
+    except OSError:
+        return None
 
 
 class _Progress:

@@ -339,19 +339,21 @@ def test_a_second_agent_for_the_same_object_reuses_the_verified_file_and_leaves_
     assert open(first, "rb").read() == data and open(second["path"], "rb").read() == data
 
 
-def test_a_handed_off_file_git_lfs_never_renamed_is_removed_only_when_a_day_old(repo, rsps):
+@pytest.mark.parametrize("name", ["{oid}.download.{pid}-1.done",      # handed to a git-lfs that was killed
+                                  "{oid}.download.{pid}.worktree"])   # git hf clone's copy, the clone killed
+def test_a_file_left_by_a_killed_process_is_removed_only_when_a_day_old(repo, rsps, name):
     data = blob(2000, seed=9)
     hub = FakeStorage(rsps, data)
     downloads = state_dir(repo, "downloads")
     downloads.mkdir(parents=True, exist_ok=True)
-    orphan, recent = downloads / f"{'a' * 64}.download.41-1.done", downloads / f"{'b' * 64}.download.42-1.done"
+    orphan, recent = downloads / name.format(oid="a" * 64, pid=41), downloads / name.format(oid="b" * 64, pid=42)
     for path in (orphan, recent):
         path.write_bytes(b"whole object")
     os.utime(orphan, (orphan.stat().st_mtime - 2 * 86400,) * 2)
 
     handed = completes(drive(download(hub.oid, len(data))))[0]["path"]
 
-    assert not orphan.exists() and recent.exists()          # a recent one may be in git-lfs's hands right now
+    assert not orphan.exists() and recent.exists()          # a recent one may be in use right now
     assert open(handed, "rb").read() == data
 
 
