@@ -165,10 +165,12 @@ class IndexLock:
         while view:
             view = view[os.write(self.fd, view):]
         deadline = time.monotonic() + MTIME_WAIT_S
-        while os.fstat(self.fd).st_mtime_ns // 10**9 <= newer_than_ns // 10**9:
+        second = newer_than_ns // 10**9
+        while os.fstat(self.fd).st_mtime_ns // 10**9 <= second:
             if time.monotonic() > deadline:
                 raise IndexUnusable("the clock does not move past the files' modification times")
-            time.sleep(max(0.01, 1 - time.time() % 1))
+            # to just past the next second: file times come from a clock a few ms behind time.time()
+            time.sleep(max(0.005, second + 1.01 - time.time()))
             os.utime(self.fd)
         os.close(self.fd)
         self.fd = None

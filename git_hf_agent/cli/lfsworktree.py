@@ -151,7 +151,7 @@ def place(pointers: list[tuple[bytes, str, Path]], ready: dict[str, Path] | None
                     prepared.unlink(missing_ok=True)   # e.g. on another file system: copy the object instead
                     st = _copy(source, name, entry.mode)
                 updates[entry.offset] = st
-                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+                newest = max(newest, st.st_mtime_ns)   # git compares the index's mtime with mtimes only
                 done.add(path)
         finally:
             if updates:
