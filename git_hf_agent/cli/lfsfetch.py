@@ -205,7 +205,8 @@ def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:
                     head = fh.read(MAX_POINTER_SIZE + 1)
             except OSError:
                 continue
-            if len(head) <= MAX_POINTER_SIZE and parse_pointer(head) is not None:
+            # with eol=crlf, git wrote the skipped smudge's pointer with CRLF line ends
+            if len(head) <= MAX_POINTER_SIZE and parse_pointer(head.replace(b"\r\n", b"\n")) is not None:
                 os.unlink(name)
                 removed.append(path)
         if not removed:

@@ -7,10 +7,11 @@ file, renames it over it, and the new stat data is written into the index
 (:mod:`git_hf_agent.gitindex`), so git sees a clean work tree without hashing
 anything again.
 
-A file is written only when git would have smudged it and nothing would be lost:
-its index entry is a regular file at stage 0, the work tree file is still exactly
-the pointer that entry records, ``.gitattributes`` gives it ``filter=lfs`` and
-does not make it ``lockable`` (git-lfs makes those read-only). Everything else is
+A file is written only when git's checkout would write exactly the object and
+nothing would be lost: its index entry is a regular file at stage 0, the work tree
+file is still exactly the pointer that entry records, ``.gitattributes`` gives it
+``filter=lfs``, does not make it ``lockable`` (git-lfs makes those read-only) and
+asks for no conversion (end of line, ``ident``, encoding). Everything else is
 left to git's own checkout by the caller.
 """
 
@@ -40,17 +41,31 @@ def _repo_facts() -> tuple[str, Path]:
     return lines[0], Path(lines[1])
 
 
-def _smudged_by_lfs(paths: list[bytes]) -> set[bytes]:
-    """The paths git-lfs's smudge filter would write as they are: ``filter=lfs`` and not ``lockable``."""
-    out = subprocess.run(["git", "check-attr", "-z", "--stdin", "filter", "lockable"],
+_ATTRS = ("filter", "lockable", "text", "eol", "ident", "working-tree-encoding")
+
+
+def _written_as_is(paths: list[bytes]) -> set[bytes]:
+    """The paths git's checkout would fill with exactly the object's bytes: ``filter=lfs``, not ``lockable``
+    (git-lfs makes those read-only), no ``ident`` or ``working-tree-encoding``, and no end-of-line
+    conversion: ``-text``, or no text/eol attribute while ``core.autocrlf`` is not ``true``."""
+    out = subprocess.run(["git", "check-attr", "-z", "--stdin", *_ATTRS],
                          input=b"\0".join(paths) + b"\0", capture_output=True, timeout=300)
+    autocrlf = subprocess.run(["git", "config", "--type=bool", "core.autocrlf"], capture_output=True, text=True,
+                              timeout=60).stdout.strip()   # "input" is no bool: git checks nothing out converted then
     if out.returncode != 0:
         raise gitindex.IndexUnusable(f"git check-attr failed: {out.stderr.decode(errors='replace').strip()[-300:]}")
     fields = out.stdout.split(b"\0")
     attrs: dict[bytes, dict[bytes, bytes]] = {}
     for i in range(0, len(fields) - 2, 3):
         attrs.setdefault(fields[i], {})[fields[i + 1]] = fields[i + 2]
-    return {p for p, a in attrs.items() if a.get(b"filter") == b"lfs" and a.get(b"lockable") == b"unspecified"}
+
+    def as_is(a: dict[bytes, bytes]) -> bool:
+        plain = a.get(b"text") == b"unset" or (
+            a.get(b"text") == b"unspecified" and a.get(b"eol") == b"unspecified" and autocrlf != "true")
+        return (a.get(b"filter") == b"lfs" and a.get(b"lockable") == b"unspecified" and plain
+                and a.get(b"ident") in (b"unspecified", b"unset") and a.get(b"working-tree-encoding") == b"unspecified")
+
+    return {p for p, a in attrs.items() if as_is(a)}
 
 
 def _blob_id(content: bytes, object_format: str) -> str:
@@ -126,7 +141,7 @@ def place(pointers: list[tuple[bytes, str, Path]], ready: dict[str, Path] | None
     umask = os.umask(0)
     os.umask(umask)
     object_format, index = _repo_facts()
-    lfs_paths = _smudged_by_lfs([p for p, _, _ in pointers])
+    lfs_paths = _written_as_is([p for p, _, _ in pointers])
     done: set[bytes] = set()
     with gitindex.IndexLock(index) as lock:
         try:

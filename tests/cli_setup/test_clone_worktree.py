@@ -33,7 +33,7 @@ def config_env(**settings: str) -> dict[str, str]:
 @pytest.fixture
 def varied(hub, tmp_path):
     """alice/varied: an executable LFS file, one in a directory with a space in its name, a lockable one,
-    a pointer committed as plain text (no filter=lfs), and README.md."""
+    one git converts to CRLF line ends, a pointer committed as plain text (no filter=lfs), and README.md."""
     url = create_repo(hub.url, "alice/varied")
     src = tmp_path / "seed"
     git("clone", "-q", authed(url), str(src))
@@ -48,10 +48,13 @@ def varied(hub, tmp_path):
     (src / "run.bin").chmod(0o755)
     git("add", ".", cwd=src)
     git("commit", "-q", "-m", "seed", cwd=src)
-    files["as-text.txt"] = git("cat-file", "blob", "HEAD:run.bin", cwd=src).stdout.encode()   # a pointer, no filter
-    (src / "as-text.txt").write_bytes(files["as-text.txt"])
-    git("add", "as-text.txt", cwd=src)
-    git("commit", "-q", "-m", "pointer as text", cwd=src)
+    files["as-text.md"] = git("cat-file", "blob", "HEAD:run.bin", cwd=src).stdout.encode()   # a pointer, no filter
+    (src / "as-text.md").write_bytes(files["as-text.md"])
+    with open(src / ".gitattributes", "a") as fh:   # git converts this one's line ends after git-lfs's smudge
+        fh.write("*.txt filter=lfs diff=lfs merge=lfs eol=crlf\n")
+    (src / "notes.txt").write_bytes(b"line 1\nline 2\n" * 500)   # what a checkout makes of it: plain git decides
+    git("add", ".", cwd=src)
+    git("commit", "-q", "-m", "pointer as text, crlf notes", cwd=src)
     git("-c", f"lfs.{url}.git/info/lfs.locksverify=false", "push", "-q", authed(url), "main", cwd=src)
     return hub, files
 
@@ -63,7 +66,15 @@ def clone(hub, tmp_path, **config):
     return target
 
 
-def assert_checked_out(target, files):
+def assert_checked_out(target, files, url):
+    """The work tree holds what plain git with git-lfs writes (bytes and modes) and is clean."""
+    reference = target.parent / "plain"
+    git("-c", "filter.lfs.process=git-lfs filter-process", "-c", "filter.lfs.required=true", "clone", "-q",
+        url, str(reference))
+    for name in git("ls-files", "-z", cwd=reference).stdout.split("\0")[:-1]:
+        ours, theirs = (target / name).stat(), (reference / name).stat()
+        assert (target / name).read_bytes() == (reference / name).read_bytes(), name
+        assert stat.S_IMODE(ours.st_mode) == stat.S_IMODE(theirs.st_mode), name
     for name, data in files.items():
         assert (target / name).read_bytes() == data, name
     assert os.access(target / "run.bin", os.X_OK) and stat.S_IMODE((target / "run.bin").stat().st_mode) & 0o111
@@ -83,7 +94,7 @@ def test_clone_writes_the_files_and_git_sees_them_unchanged_without_hashing_them
     target = clone(hub, tmp_path, index_version=version, lfs_customtransfer_multipart_args=agent_args)
     assert not [p for p in (target / ".git").rglob("*") if p.name.endswith(".worktree")]   # no copy left behind
 
-    assert_checked_out(target, files)
+    assert_checked_out(target, files, f"{hub.url}/alice/varied")
     assert (target / ".git" / "index").read_bytes()[4:8] == int(version).to_bytes(4, "big")
     big = (target / "sub dir" / "w é.bin").stat()
     assert big.st_nlink == 1   # a copy, never a link into .git/lfs/objects a user's edit would damage
@@ -95,5 +106,5 @@ def test_a_split_index_is_left_to_gits_checkout(varied, tmp_path):
     hub, files = varied
     target = clone(hub, tmp_path, core_splitIndex="true")
 
-    assert_checked_out(target, files)
+    assert_checked_out(target, files, f"{hub.url}/alice/varied")
     assert list((target / ".git").glob("sharedindex.*"))   # the split index stayed split
