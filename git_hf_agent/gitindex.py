@@ -12,7 +12,8 @@ entries in place, nothing else.
 Format (git's ``Documentation/gitformat-index.txt``): a 12-byte header
 (``DIRC``, version 2/3/4, entry count), the entries, extensions, and a trailing
 hash (sha1 or sha256, as the repository's object format) over everything before
-it. Each entry starts with ten 32-bit stat fields (ctime s/ns, mtime s/ns, dev,
+it (all zeros when git was told not to compute it, ``index.skipHash``). Each
+entry starts with ten 32-bit stat fields (ctime s/ns, mtime s/ns, dev,
 ino, mode, uid, gid, size, each truncated to 32 bits as git does), then the
 object id, 16-bit flags, 16 more flag bits in version 3+ when the extended bit
 is set, and the path: NUL-terminated and padded to 8 bytes in versions 2 and 3,
@@ -72,7 +73,8 @@ def parse(data: bytes, object_format: str = "sha1") -> dict[bytes, Entry]:
     new_hash, hash_len = _HASHES[object_format]
     if len(data) < 12 + hash_len or data[:4] != b"DIRC":
         raise IndexUnusable("not a git index")
-    if new_hash(data[:-hash_len]).digest() != data[-hash_len:]:
+    trailer = data[-hash_len:]
+    if trailer != bytes(hash_len) and new_hash(data[:-hash_len]).digest() != trailer:   # zeros: index.skipHash
         raise IndexUnusable("the index's checksum does not match")
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3, 4):
@@ -125,7 +127,7 @@ def parse(data: bytes, object_format: str = "sha1") -> dict[bytes, Entry]:
 
 def with_stat(data: bytes, updates: dict[int, os.stat_result], object_format: str = "sha1") -> bytes:
     """``data`` with the stat fields of the entries at the given offsets set from the stat results
-    (mode kept), and a new trailing checksum."""
+    (mode kept), and a new trailing checksum (zeros again when git wrote zeros: ``index.skipHash``)."""
     new_hash, hash_len = _HASHES[object_format]
     out = bytearray(data[:-hash_len])
     low = 0xFFFFFFFF
@@ -134,7 +136,7 @@ def with_stat(data: bytes, updates: dict[int, os.stat_result], object_format: st
         _STAT.pack_into(out, offset, int(st.st_ctime) & low, st.st_ctime_ns % 1_000_000_000,
                         int(st.st_mtime) & low, st.st_mtime_ns % 1_000_000_000, st.st_dev & low, st.st_ino & low,
                         mode, st.st_uid & low, st.st_gid & low, st.st_size & low)
-    out += new_hash(out).digest()
+    out += bytes(hash_len) if data[-hash_len:] == bytes(hash_len) else new_hash(out).digest()
     return bytes(out)
 
 

@@ -85,3 +85,15 @@ def test_a_split_index_is_refused(repo):
     git("update-index", "--split-index", cwd=repo)
     with pytest.raises(gitindex.IndexUnusable, match="split index"):
         gitindex.parse((repo / ".git" / "index").read_bytes())
+
+
+def test_an_index_git_wrote_without_its_checksum_keeps_none(repo):
+    """git 2.40+ with index.skipHash (feature.manyFiles) writes zeros where the checksum goes."""
+    data = (repo / ".git" / "index").read_bytes()
+    skipped = data[:-20] + bytes(20)
+    entries = gitindex.parse(skipped)
+    assert {path: e.oid for path, e in entries.items()} == staged(repo)
+    st = (repo / "a.txt").stat()
+    rewritten = gitindex.with_stat(skipped, {entries[b"a.txt"].offset: st})
+    assert rewritten[-20:] == bytes(20) and len(rewritten) == len(data)
+    assert gitindex.with_stat(data, {entries[b"a.txt"].offset: st})[-20:] != bytes(20)
