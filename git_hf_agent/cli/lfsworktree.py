@@ -5,7 +5,8 @@ into git, which holds the whole file in memory before writing it: about 30 s for
 6 GiB. Here the kernel copies the object (``copy_file_range``) beside the pointer
 file, renames it over it, and the new stat data is written into the index
 (:mod:`git_hf_agent.gitindex`), so git sees a clean work tree without hashing
-anything again.
+anything again. A big object's copy is usually made while it downloads
+(:class:`git_hf_agent.agent.ranges.Mirror`) and only moved into place here.
 
 A file is written only when git's checkout would write exactly the object and
 nothing would be lost: its index entry is a regular file at stage 0, the work tree
