@@ -8,7 +8,8 @@ small files), in alternating order:
 - ``ours``: plain ``git clone`` after ``git hf init --global --endpoint <hub>``
   (LFS objects through git-hf-agent's parallel ranged GETs, default options);
 - ``hfclone``: ``git hf clone URL DIR`` (the agent's engine in-process, objects put in
-  place without git-lfs's second hash, then ``git lfs checkout``);
+  place without git-lfs's second hash, copied into the work tree by the kernel and
+  recorded in git's index);
 - ``basic``: plain ``git clone`` with git-lfs alone (no init);
 - ``hf``: ``hf download REPO --local-dir DIR`` from huggingface_hub 2.4 with Xet off;
 - ``hf_transfer``: ``hf_transfer.download`` (PyPI ``hf-transfer``) of each object's
