@@ -93,13 +93,13 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         engine = DownloadEngine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
                                 DownloadBatch(transport, remote), log, parallel=a.parallel, storage=storage,
                                 range_size=range_size, ahead=0)
-        progress = _Progress(say, len(missing), total)
+        progress = _Progress(len(missing), total)
 
         def one(item: tuple[str, int]) -> None:
             oid, size = item
             mirror = _mirror(mirror_path(engine.temp_dir, oid), size) if ready is not None and size > range_size else None
             try:
-                handed = engine.download(Job(oid, size, None, lambda _so_far, _since: None, mirror=mirror))
+                handed = engine.download(Job(oid, size, None, progress.emit, mirror=mirror))
             except ObjectFailed as failed:
                 raise HfError(failed.message, f"run `git lfs pull` in {repo} to retry; what arrived is kept") from None
             finally:
@@ -124,6 +124,7 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             for item in big:
                 one(item)
         finally:
+            progress.close()
             engine.close()
             log.close()
             quiet.close()
@@ -142,22 +143,42 @@ def _mirror(path: Path, size: int):
 
 
 class _Progress:
-    """One line per big object and at the end: objects and bytes done, and the rate so far."""
+    """What the user sees while the objects download: a status line (redrawn on a terminal, a line every
+    few seconds elsewhere) with the bytes arrived, files done and rate; a kept line per big object and at
+    the end."""
 
-    def __init__(self, say: Callable[[str], None], count: int, total: int) -> None:
-        self.say, self.count, self.total = say, count, total
-        self.objects = self.bytes = 0
+    def __init__(self, count: int, total: int) -> None:
+        from git_hf_agent.cli.live import Live
+
+        self.count, self.total = count, total
+        self.objects = self.bytes = self.arrived = 0
         self.started = time.monotonic()
         self.lock = threading.Lock()
+        self.live = Live()
+
+    def _rate(self, nbytes: int) -> str:
+        return f"{nbytes / max(time.monotonic() - self.started, 1e-6) / 1e6:.1f} MB/s"
+
+    def emit(self, _so_far: int, since: int) -> None:
+        """An object's progress event (bytes new since its last one)."""
+        with self.lock:
+            self.arrived += since
+            line = (f"downloading: {format_size(min(self.arrived, self.total))} of {format_size(self.total)}, "
+                    f"{self.objects}/{self.count} files done ({self._rate(self.arrived)})")
+        self.live.update([line])
 
     def done(self, size: int) -> None:
         with self.lock:
             self.objects += 1
             self.bytes += size
-            if size >= 64 << 20 or self.objects == self.count:
-                took = max(time.monotonic() - self.started, 1e-6)
-                self.say(f"[{self.objects}/{self.count}] {format_size(self.bytes)} of {format_size(self.total)} "
-                         f"({self.bytes / took / 1e6:.1f} MB/s)")
+            line = (f"[{self.objects}/{self.count}] {format_size(self.bytes)} of {format_size(self.total)} "
+                    f"({self._rate(self.bytes)})")
+            keep = size >= 64 << 20 or self.objects == self.count
+        if keep:
+            self.live.log(line)
+
+    def close(self) -> None:
+        self.live.close()
 
 
 def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.cli_setup.conftest import hf
 from git_hf_agent.localhub.process import ServeProcess
+from git_hf_agent.units import format_size
 from tests.support import TOKEN, USER, authed, create_repo, git, start_from_hub
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +44,9 @@ def test_full_clone_fetches_each_object_once_and_checks_out_even_when_git_lfs_sk
     assert sorted(p.name for p in lfs_objects(clone)) == sorted(
         git("lfs", "ls-files", "--long", cwd=clone).stdout.split()[0::3])
     assert "downloading 2 LFS file(s)" in proc.stderr
+    assert "downloading: " in proc.stderr and "files done" in proc.stderr   # the live status line
+    lfs_bytes = format_size(len(files["weights.bin"]) + len(files["data.parquet"]))
+    assert f"[2/2] {lfs_bytes} of {lfs_bytes}" in proc.stderr
 
 
 def test_full_clone_whose_download_keeps_failing_says_which_file_and_how_to_go_on(start_hub, tmp_path):
