@@ -83,16 +83,17 @@ def cli(root, host, port, tokens, public_url, chunk_size, multipart_threshold, m
         rules = tuple(FaultRule.parse(f) for f in faults)
     except ValueError as exc:
         raise HfError(str(exc), "see `git hf serve --help` and docs/local-hub.md for the fault syntax") from None
+    users = _parse_tokens(tokens)   # every option checked before a temporary root exists
     temp_root = root is None
     root = Path(tempfile.mkdtemp(prefix="git-hf-serve-")) if temp_root else root
-    config = Config(
-        root=root, host=host, port=port, tokens=_parse_tokens(tokens), public_url=public_url,
-        chunk_size=chunk_size, multipart_threshold=multipart_threshold, max_basic_size=max_basic_size,
-        url_ttl=url_ttl, conn_rate=conn_rate, total_rate=total_rate, latency_ms=latency_ms, faults=rules,
-        seed=seed, stall_seconds=stall_seconds, allow_binary=allow_binary, empty_repos=empty_repos,
-        upload_reuse=upload_reuse, max_file_size=max_file_size, allow_hosts=tuple(allow_hosts),
-    )
     try:
+        config = Config(
+            root=root, host=host, port=port, tokens=users, public_url=public_url,
+            chunk_size=chunk_size, multipart_threshold=multipart_threshold, max_basic_size=max_basic_size,
+            url_ttl=url_ttl, conn_rate=conn_rate, total_rate=total_rate, latency_ms=latency_ms, faults=rules,
+            seed=seed, stall_seconds=stall_seconds, allow_binary=allow_binary, empty_repos=empty_repos,
+            upload_reuse=upload_reuse, max_file_size=max_file_size, allow_hosts=tuple(allow_hosts),
+        )
         server = make_server(config)
     except BaseException as exc:
         if temp_root:   # nothing was served from it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -57,15 +58,18 @@ def test_public_url_is_written_into_hrefs(start_hub):
     assert action["verify"]["href"].startswith("https://hub.example.test/alice/x.git/info/lfs/objects/verify?")
 
 
-def test_bad_options_fail_with_the_fix():
+def test_bad_options_fail_with_the_fix_and_leave_no_temporary_root(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     for args, words in ((["--fault", "part:boom:1"], "kind must be one of"),
                         (["--fault", "part:500:2"], "RATE must be within"),
                         (["--chunk-size", "lots"], "not a size"),
                         (["--token", "no-colon"], "NAME:TOKEN")):
         proc = subprocess.run([sys.executable, "-m", "git_hf_agent", "serve", *args], capture_output=True,
-                              text=True, timeout=30)
+                              text=True, timeout=30, env={**os.environ, "TMPDIR": str(temp)})
         assert proc.returncode != 0 and words in proc.stderr, (args, proc.stderr)
         assert proc.stdout == ""
+        assert list(temp.iterdir()) == [], args
 
 
 def test_sizes_accept_suffixes(start_hub):
