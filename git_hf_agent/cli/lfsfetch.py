@@ -161,10 +161,14 @@ class _Progress:
 
     def emit(self, _so_far: int, since: int) -> None:
         """An object's progress event (bytes new since its last one)."""
+        from git_hf_agent.cli.pushview import eta_text
+
         with self.lock:
-            self.arrived += since
-            line = (f"downloading: {format_size(min(self.arrived, self.total))} of {format_size(self.total)}, "
-                    f"{self.objects}/{self.count} files done ({self._rate(self.arrived)})")
+            self.arrived = min(self.arrived + since, self.total)
+            took = max(time.monotonic() - self.started, 1e-6)
+            eta = f", ETA {eta_text((self.total - self.arrived) * took / self.arrived)}" if self.arrived else ""
+            line = (f"downloading: {format_size(self.arrived)} of {format_size(self.total)}, "
+                    f"{self.objects}/{self.count} files done ({self._rate(self.arrived)}{eta})")
         self.live.update([line])
 
     def done(self, size: int) -> None:
