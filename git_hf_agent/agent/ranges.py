@@ -205,12 +205,7 @@ class Mirror:
         if self.error is not None or self._fd is None or span.start != self.covered:
             return
         try:
-            done = 0
-            while done < span.length:
-                n = os.copy_file_range(source_fd, self._fd, span.length - done, span.start + done, span.start + done)
-                if n == 0:
-                    raise OSError(f"the temp file ended at byte {span.start + done}")
-                done += n
+            copy_range(source_fd, self._fd, span.start, span.length)
             self.covered = span.end
         except OSError as exc:
             self.error = exc
@@ -222,3 +217,14 @@ class Mirror:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def copy_range(source_fd: int, target_fd: int, start: int, length: int) -> None:
+    """Copy bytes ``start``..``start + length`` of one file to the same offsets of another, in the kernel
+    (``copy_file_range``: nothing passes through this process); OSError when it cannot."""
+    done = 0
+    while done < length:
+        n = os.copy_file_range(source_fd, target_fd, length - done, start + done, start + done)
+        if n == 0:
+            raise OSError(f"the source file ended at byte {start + done}")
+        done += n

@@ -116,16 +116,14 @@ def _move(prepared: Path, name: str, mode: int, umask: int) -> os.stat_result:
 
 def _copy_data(src, dst) -> None:
     """Copy in the kernel (no pass through this process's memory); a plain copy where the file systems refuse."""
-    size, done = os.fstat(src.fileno()).st_size, 0
+    from git_hf_agent.agent.ranges import copy_range
+
     try:
-        while done < size:
-            n = os.copy_file_range(src.fileno(), dst.fileno(), size - done)
-            if n == 0:
-                raise OSError(errno.EIO, "the object file ended early")
-            done += n
+        copy_range(src.fileno(), dst.fileno(), 0, os.fstat(src.fileno()).st_size)
     except OSError as exc:
-        if done or exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
             raise
+        dst.truncate(0)   # from the start: explicit offsets moved neither file's position
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
