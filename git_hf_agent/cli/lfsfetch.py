@@ -149,8 +149,10 @@ class _Progress:
 
     def __init__(self, count: int, total: int) -> None:
         from git_hf_agent.cli.live import Live
+        from git_hf_agent.cli.pushview import eta_text
 
         self.count, self.total = count, total
+        self._eta = eta_text
         self.objects = self.bytes = self.arrived = 0
         self.started = time.monotonic()
         self.lock = threading.Lock()
@@ -161,12 +163,10 @@ class _Progress:
 
     def emit(self, _so_far: int, since: int) -> None:
         """An object's progress event (bytes new since its last one)."""
-        from git_hf_agent.cli.pushview import eta_text
-
         with self.lock:
             self.arrived = min(self.arrived + since, self.total)
             took = max(time.monotonic() - self.started, 1e-6)
-            eta = f", ETA {eta_text((self.total - self.arrived) * took / self.arrived)}" if self.arrived else ""
+            eta = f", ETA {self._eta((self.total - self.arrived) * took / self.arrived)}" if self.arrived else ""
             line = (f"downloading: {format_size(self.arrived)} of {format_size(self.total)}, "
                     f"{self.objects}/{self.count} files done ({self._rate(self.arrived)}{eta})")
         self.live.update([line])
