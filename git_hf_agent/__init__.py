@@ -1,6 +1,6 @@
 """git-hf-agent: fast, dependable `git push` of huge files to the Hugging Face Hub.
 
-Layers, lowest first (see STYLE.md of the team):
+Layers, lowest first:
 - ``units``, ``redact``, ``hubconf``: small pure helpers shared by everything.
 - ``agent``: the git-lfs custom transfer agent (``git-hf-agent``); its import
   path stays lean so start-up is fast.

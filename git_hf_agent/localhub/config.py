@@ -1,6 +1,6 @@
 """Options of ``git hf serve`` as one immutable value, parsed once at the CLI edge.
 
-Handlers read settings from here instead of the environment (STYLE.md: no config
+Handlers read settings from here instead of the environment (no configuration
 read deep inside handlers). Defaults follow issue 2 and the team contracts.
 """
 
