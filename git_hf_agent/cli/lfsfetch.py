@@ -7,8 +7,8 @@ into ``.git/lfs/objects``. git-lfs 3.3 (built with Go 1.19) hashes at about
 as the parallel download did. The agent's engine has already checked the sha256
 while the file filled, so ``git hf clone`` runs that engine in this process
 (the same ranges, retries, resume state, fetching ahead and log as the agent),
-renames each verified file into place itself, and lets ``git lfs checkout`` fill
-the work tree from the local store (no network, no second hash).
+renames each verified file into place itself, and :func:`check_out` fills the
+work tree from the local store (no network, no second hash).
 
 With ``--include`` patterns (git-lfs's own path matching decides) the clone
 keeps using ``git lfs pull``.
@@ -158,15 +158,17 @@ class _Progress:
         self.lock = threading.Lock()
         self.live = Live()
 
+    def _took(self) -> float:
+        return max(time.monotonic() - self.started, 1e-6)
+
     def _rate(self, nbytes: int) -> str:
-        return f"{nbytes / max(time.monotonic() - self.started, 1e-6) / 1e6:.1f} MB/s"
+        return f"{nbytes / self._took() / 1e6:.1f} MB/s"
 
     def emit(self, _so_far: int, since: int) -> None:
         """An object's progress event (bytes new since its last one)."""
         with self.lock:
             self.arrived = min(self.arrived + since, self.total)
-            took = max(time.monotonic() - self.started, 1e-6)
-            eta = f", ETA {self._eta((self.total - self.arrived) * took / self.arrived)}" if self.arrived else ""
+            eta = f", ETA {self._eta((self.total - self.arrived) * self._took() / self.arrived)}" if self.arrived else ""
             line = (f"downloading: {format_size(self.arrived)} of {format_size(self.total)}, "
                     f"{self.objects}/{self.count} files done ({self._rate(self.arrived)}{eta})")
         self.live.update([line])
@@ -194,7 +196,7 @@ def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:
     which holds the file in memory before writing it. So the kernel copies each
     object over its pointer file and the index gets the new stat data
     (:mod:`git_hf_agent.cli.lfsworktree`). Files that module leaves (not
-    ``filter=lfs``, ``lockable``, an index it cannot use) go through git's
+    ``filter=lfs``, ``lockable``, converted on checkout, an index it cannot use) go through git's
     checkout: their pointer files are removed (only files that are still exactly
     a pointer) and git checks those paths out again; git-lfs finds every object
     locally. If git fails, ``git lfs checkout`` restores what is missing.
@@ -206,7 +208,6 @@ def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:
     from git_hf_agent.agent.prefetch import head_pointer_paths
     from git_hf_agent.agent.state import lfs_dir, object_path
     from git_hf_agent.cli import lfsworktree
-    from git_hf_agent.lfspointer import MAX_POINTER_SIZE
     from git_hf_agent.lfspointer import parse as parse_pointer
 
     with _inside(repo):
@@ -223,15 +224,9 @@ def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:
         removed = []
         for path, oid, _object in local:
             name = os.fsdecode(path)
-            if path in placed or os.path.islink(name):
-                continue
-            try:
-                with open(name, "rb") as fh:
-                    head = fh.read(MAX_POINTER_SIZE + 1)
-            except OSError:
-                continue
+            head = None if path in placed else lfsworktree.pointer_text(name)
             # with eol=crlf, git wrote the skipped smudge's pointer with CRLF line ends
-            if len(head) <= MAX_POINTER_SIZE and parse_pointer(head.replace(b"\r\n", b"\n")) is not None:
+            if head is not None and parse_pointer(head.replace(b"\r\n", b"\n")) is not None:
                 os.unlink(name)
                 removed.append(path)
         if not removed:

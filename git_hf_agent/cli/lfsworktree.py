@@ -74,15 +74,22 @@ def _blob_id(content: bytes, object_format: str) -> str:
     return new_hash(b"blob %d\0" % len(content) + content).hexdigest()
 
 
-def _still_pointer(name: str, entry: gitindex.Entry, oid: str, object_format: str) -> bool:
-    """The work tree file is a regular file holding exactly the pointer blob the index records, for ``oid``."""
+def pointer_text(name: str) -> bytes | None:
+    """The content of work tree file ``name`` when it is small enough to be an LFS pointer; None for a
+    longer file, a symlink or one that cannot be read."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
-        return False
+        return None
     with os.fdopen(fd, "rb") as fh:
         content = fh.read(MAX_POINTER_SIZE + 1)
-    pointer = parse_pointer(content) if len(content) <= MAX_POINTER_SIZE else None
+    return content if len(content) <= MAX_POINTER_SIZE else None
+
+
+def _still_pointer(name: str, entry: gitindex.Entry, oid: str, object_format: str) -> bool:
+    """The work tree file is a regular file holding exactly the pointer blob the index records, for ``oid``."""
+    content = pointer_text(name)
+    pointer = parse_pointer(content) if content is not None else None
     return pointer is not None and pointer.oid == oid and _blob_id(content, object_format) == entry.oid
 
 
