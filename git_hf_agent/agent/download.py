@@ -89,12 +89,18 @@ class _Digest(Exception):
 
 
 class DownloadEngine(PooledEngine):
-    """Downloads objects one at a time with a pool of ``parallel`` range workers."""
+    """Downloads objects with a pool of ``parallel`` range workers, at most ``per_object`` ranges of an object at once.
+
+    The agent gets one object at a time from git-lfs and gives it the whole pool;
+    ``git hf clone`` downloads several big objects at once on a bigger pool, each
+    with the same ``per_object`` share an agent process would give it.
+    """
 
     def __init__(self, transport: Transport, policy: Policy, batch: DownloadBatch, log: Log, *,
                  parallel: int, storage: Path, range_size: int = DEFAULT_RANGE_SIZE, prefetch: bool = True,
-                 ahead: int = DEFAULT_BUDGET) -> None:
+                 ahead: int = DEFAULT_BUDGET, per_object: int | None = None) -> None:
         super().__init__(transport, policy, log, parallel=parallel, thread_name_prefix="git-hf-range")
+        self.per_object = min(per_object or parallel, parallel)
         self.batch = batch
         self.range_size = range_size
         self.storage = storage
@@ -471,7 +477,7 @@ class _Download:
                 hasher.finished(span.index)
             todo = [s for s in spans if s.index not in journal.done]
             self.e.log.say(f"download {self.what} in {len(spans)} ranges of {format_size(self.e.range_size)}, "
-                           f"{self.e.parallel} at a time" + (f"; {len(resumed)} ranges already on disk" if resumed else ""))
+                           f"{self.e.per_object} at a time" + (f"; {len(resumed)} ranges already on disk" if resumed else ""))
             self.e.log.event("object", oid=self.job.oid, size=self.job.size, direction="download",
                              ranges=len(spans), range_size=self.e.range_size, resumed_ranges=len(resumed))
             if resumed:
@@ -488,7 +494,7 @@ class _Download:
             journal.close()
 
     def _run_all(self, spans: list[Span], fn: Callable[[Span], None]) -> None:
-        run_all(self.e.pool, fn, spans, self.cancel, (_NoRanges, ObjectFailed))
+        run_all(self.e.pool, fn, spans, self.cancel, (_NoRanges, ObjectFailed), window=self.e.per_object)
 
     def _fetch_span(self, span: Span, total: int, journal: RangeJournal, hasher: InOrderHasher) -> None:
         if self.cancel.is_set():

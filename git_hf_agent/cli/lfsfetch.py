@@ -28,6 +28,10 @@ from git_hf_agent.errors import HfError
 from git_hf_agent.units import format_size
 
 
+DEFAULT_CONCURRENT = 8   # git-lfs's lfs.concurrenttransfers default
+MAX_CONCURRENT = 16
+
+
 @contextmanager
 def _inside(repo: Path) -> Iterator[None]:
     """Run with ``repo`` as the working directory (git config and git-lfs paths are read from there)."""
@@ -86,13 +90,16 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         a = agent_options()
         range_size = a.range_size or DEFAULT_RANGE_SIZE
         workers = 2 * a.parallel   # objects of one range or less at a time (each one GET)
+        small = [item for item in missing if item[1] <= range_size]
+        big = [item for item in missing if item[1] > range_size]
+        at_once = max(1, min(concurrent_objects(), len(big)))   # big objects at once, each with --parallel ranges
         quiet = open(os.devnull, "w")   # the agent's human lines are for GIT_TRACE; the log file keeps the events
         log = Log(a.log or str(storage / "logs" / LOG_NAME), verbose=a.verbose, stderr=quiet)
-        transport = Transport(log, parallel=max(a.parallel, workers), timeout=a.timeout)
+        transport = Transport(log, parallel=max(at_once * a.parallel, workers), timeout=a.timeout)
         # Objects run side by side here (no git-lfs handing them out one per process), so nothing is fetched ahead.
         engine = DownloadEngine(transport, Policy(max_attempts=a.max_attempts, backoff=a.backoff),
-                                DownloadBatch(transport, remote), log, parallel=a.parallel, storage=storage,
-                                range_size=range_size, ahead=0)
+                                DownloadBatch(transport, remote), log, parallel=at_once * a.parallel,
+                                per_object=a.parallel, storage=storage, range_size=range_size, ahead=0)
         progress = _Progress(len(missing), total)
 
         def one(item: tuple[str, int]) -> None:
@@ -113,22 +120,39 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             os.replace(handed, target)
             progress.done(size)
 
-        small = [item for item in missing if item[1] <= range_size]
-        big = [item for item in missing if item[1] > range_size]   # one at a time, each in parallel ranges
         try:
-            with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="git-hf-clone") as pool:
-                for future in cf.as_completed([pool.submit(one, item) for item in small]):
-                    if future.exception() is not None:
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise future.exception()
-            for item in big:
-                one(item)
+            _each(one, small, workers, "git-hf-clone")
+            _each(one, big, at_once, "git-hf-clone-big")
         finally:
             progress.close()
             engine.close()
             log.close()
             quiet.close()
         return len(missing), total
+
+
+def concurrent_objects() -> int:
+    """How many big objects ``git hf clone`` downloads at once: as many as git-lfs would hand to agent
+    processes in a plain ``git clone`` (``lfs.concurrenttransfers``, default 8; kept within 1..16)."""
+    from git_hf_agent.gitconfig import GitConfig
+
+    text = (GitConfig().get("lfs.concurrenttransfers") or "").strip()
+    try:
+        value = int(text) if text else DEFAULT_CONCURRENT
+    except ValueError:
+        value = DEFAULT_CONCURRENT
+    return max(1, min(value, MAX_CONCURRENT))
+
+
+def _each(one: Callable[[tuple[str, int]], None], items: list[tuple[str, int]], workers: int, name: str) -> None:
+    """``one(item)`` for every item, ``workers`` at a time; the first failure stops the rest and is raised."""
+    if not items:
+        return
+    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        for future in cf.as_completed([pool.submit(one, item) for item in items]):
+            if future.exception() is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise future.exception()
 
 
 def _mirror(path: Path, size: int):

@@ -220,7 +220,8 @@ def get_object(ex: Exchange, oid: str) -> None:
         else:
             first, count = span[0], span[1] - span[0] + 1
             ex.start(206, {**headers, "Content-Range": f"bytes {span[0]}-{span[1]}/{size}"}, count)
-        ex.send_file(fh, first, count)
+        with ex.hub.stats.sending():
+            ex.send_file(fh, first, count)
 
 
 UNSATISFIABLE = (-1, -1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from contextlib import contextmanager
+from typing import Iterator
 
 KINDS = ("batch", "part", "basic", "download", "complete", "verify", "git", "api")
 AUTH_KINDS = ("part", "basic", "complete", "download")
@@ -28,6 +30,8 @@ class Stats:
         self.uploads_started = 0
         self.completions = 0
         self.objects_stored = 0
+        self.downloads_at_once = 0   # the most download bodies ever sent side by side (connections in use)
+        self._sending = 0
 
     def request(self, kind: str, has_auth: bool) -> None:
         with self._lock:
@@ -54,6 +58,18 @@ class Stats:
         with self._lock:
             setattr(self, counter, getattr(self, counter) + 1)
 
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """One download body on its way; counted in ``downloads_at_once``."""
+        with self._lock:
+            self._sending += 1
+            self.downloads_at_once = max(self.downloads_at_once, self._sending)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sending -= 1
+
     def snapshot(self) -> dict:
         with self._lock:
             return {
@@ -66,5 +82,6 @@ class Stats:
                 "uploads_started": self.uploads_started,
                 "completions": self.completions,
                 "objects_stored": self.objects_stored,
+                "downloads_at_once": self.downloads_at_once,
                 "auth_headers_seen": dict(self.auth_headers_seen),
             }

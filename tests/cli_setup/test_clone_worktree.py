@@ -34,6 +34,11 @@ def config_env(**settings: str) -> dict[str, str]:
 def varied(hub, tmp_path):
     """alice/varied: an executable LFS file, one in a directory with a space in its name, a lockable one,
     one git converts to CRLF line ends, a pointer committed as plain text (no filter=lfs), and README.md."""
+    return hub, seed_varied(hub, tmp_path)
+
+
+def seed_varied(hub, tmp_path) -> dict[str, bytes]:
+    """Push alice/varied (see :func:`varied`) to ``hub``; the files' bytes by path."""
     url = create_repo(hub.url, "alice/varied")
     src = tmp_path / "seed"
     git("clone", "-q", authed(url), str(src))
@@ -56,7 +61,7 @@ def varied(hub, tmp_path):
     git("add", ".", cwd=src)
     git("commit", "-q", "-m", "pointer as text, crlf notes", cwd=src)
     git("-c", f"lfs.{url}.git/info/lfs.locksverify=false", "push", "-q", authed(url), "main", cwd=src)
-    return hub, files
+    return files
 
 
 def clone(hub, tmp_path, **config):
@@ -108,3 +113,20 @@ def test_a_split_index_is_left_to_gits_checkout(varied, tmp_path):
 
     assert_checked_out(target, files, f"{hub.url}/alice/varied")
     assert list((target / ".git").glob("sharedindex.*"))   # the split index stayed split
+
+
+@pytest.mark.parametrize("transfers,most", [(None, 4), ("1", 2)])
+def test_big_objects_download_side_by_side_like_git_lfs_agents(start_hub, tmp_path, transfers, most):
+    """Several big objects are fetched at once, each over --parallel connections, as many as git-lfs
+    runs agents for a plain clone (lfs.concurrenttransfers): with 2 ranges per object at a time and
+    two big objects, up to 4 connections at once; with lfs.concurrenttransfers=1, never more than 2."""
+    hub = start_hub("--conn-rate", "200KB")   # each 64 KiB range takes about 0.3 s: objects overlap or queue
+    files = seed_varied(hub, tmp_path)
+    config = {"lfs_customtransfer_multipart_args": "--range-size 64KiB --parallel 2"}
+    if transfers:
+        config["lfs_concurrenttransfers"] = transfers
+    target = clone(hub, tmp_path, **config)
+
+    at_once = hub.stats()["downloads_at_once"]
+    assert (at_once == most) if transfers else (2 < at_once <= most)
+    assert_checked_out(target, files, f"{hub.url}/alice/varied")
