@@ -45,7 +45,7 @@ def _hwm_bytes(pid: int) -> int:
 
 @dataclass
 class AgentSampler:
-    """Polls the descendants of ``root_pid`` whose command line ``match`` accepts."""
+    """Polls ``root_pid`` and its descendants whose command line ``match`` accepts."""
 
     root_pid: int
     match: Callable[[list[str]], bool]
@@ -89,7 +89,7 @@ class AgentSampler:
             children = root.children(recursive=True)
         except psutil.Error:
             return
-        for proc in children:
+        for proc in [root, *children]:   # the root too: `git hf clone` runs the engine in its own process
             try:
                 if not self.match(proc.cmdline()):
                     continue

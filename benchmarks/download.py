@@ -226,7 +226,7 @@ class Bench:
             cmd = [str(VENV_BIN / "git-hf"), "clone", url, str(dest), "--endpoint", endpoint]
         with watch:
             row = self._measure(scenario, contender, "clone", cmd, self.envs["ours" if contender == "hfclone" else contender],
-                                total, match=_agent_match if contender == "ours" else None)
+                                total, match={"ours": _agent_match, "hfclone": _hfclone_match}.get(contender))
         row.objects_s = watch.seconds or 0.0
         if contender in ("ours", "hfclone"):
             row.agent_s = _agent_seconds(dest)
@@ -331,6 +331,10 @@ def _agent_match(cmd: list[str]) -> bool:
     return any(part.endswith("git-hf-agent") for part in cmd[:2])
 
 
+def _hfclone_match(cmd: list[str]) -> bool:
+    return len(cmd) > 2 and any(part.endswith("git-hf") for part in cmd[:2]) and "clone" in cmd[:3]
+
+
 def _same(path: Path, oid: str) -> bool:
     try:
         digest = hashlib.sha256()
@@ -402,7 +406,8 @@ def report(rows: list[Row], args, started: float) -> None:
                       f"{r.agent_rss_one / 1e6:.0f} MB | {r.agent_cpu_s:.1f} | {r.client_cpu_s:.1f} | {per_gib} | {result} |")
             else:
                 engine = f"{r.agent_s:.1f}" if r.agent_s else "-"   # hfclone: the engine ran inside git hf
-                print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | {engine} | - | - | "
+                rss = f"{r.agent_rss_one / 1e6:.0f} MB (git hf)" if r.agent_rss_one else "-"
+                print(f"| {r.contender} | {r.op} | {r.mbps:.1f} | {ratio} | {r.seconds:.1f} | {placed} | {engine} | {rss} | - | "
                       f"{r.client_cpu_s:.1f} | {per_gib} | {result} |")
         print()
     print("Targets (issue 11); 'ours' is plain git clone, 'hfclone' is git hf clone:")
