@@ -133,8 +133,8 @@ def with_stat(data: bytes, updates: dict[int, os.stat_result], object_format: st
     low = 0xFFFFFFFF
     for offset, st in updates.items():
         mode = _STAT.unpack_from(out, offset)[6]
-        _STAT.pack_into(out, offset, int(st.st_ctime) & low, st.st_ctime_ns % 1_000_000_000,
-                        int(st.st_mtime) & low, st.st_mtime_ns % 1_000_000_000, st.st_dev & low, st.st_ino & low,
+        _STAT.pack_into(out, offset, (st.st_ctime_ns // 10**9) & low, st.st_ctime_ns % 10**9,
+                        (st.st_mtime_ns // 10**9) & low, st.st_mtime_ns % 10**9, st.st_dev & low, st.st_ino & low,
                         mode, st.st_uid & low, st.st_gid & low, st.st_size & low)
     out += bytes(hash_len) if data[-hash_len:] == bytes(hash_len) else new_hash(out).digest()
     return bytes(out)
@@ -147,6 +147,7 @@ class IndexLock:
     def __init__(self, index: Path) -> None:
         self.index, self.path = index, index.with_name(index.name + ".lock")
         self.fd: int | None = None
+        self.committed = False
 
     def __enter__(self) -> "IndexLock":
         try:
@@ -161,7 +162,9 @@ class IndexLock:
         """Write ``data`` and rename it over the index, once the lock file's mtime is in a later second than
         ``newer_than_ns``: git takes an entry whose mtime is not older than the index's own for possibly
         modified ("racy") and compares its content, through the clean filter, and git built without
-        nanosecond times compares whole seconds. So this waits up to a second."""
+        nanosecond times compares whole seconds. So this waits up to a second (never past
+        ``MTIME_WAIT_S``: files stamped by a clock far ahead, as on a skewed network file system,
+        give up with IndexUnusable and git's checkout writes the files instead)."""
         assert self.fd is not None
         view = memoryview(data)
         while view:
@@ -169,17 +172,20 @@ class IndexLock:
         deadline = time.monotonic() + MTIME_WAIT_S
         second = newer_than_ns // 10**9
         while os.fstat(self.fd).st_mtime_ns // 10**9 <= second:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise IndexUnusable("the clock does not move past the files' modification times")
             # to just past the next second: file times come from a clock a few ms behind time.time()
-            time.sleep(max(0.005, second + 1.01 - time.time()))
+            time.sleep(min(left, max(0.005, second + 1.01 - time.time())))
             os.utime(self.fd)
         os.close(self.fd)
         self.fd = None
         os.replace(self.path, self.index)
+        self.committed = True
 
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+        if not self.committed:
             self.path.unlink(missing_ok=True)

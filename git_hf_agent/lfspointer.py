@@ -6,10 +6,14 @@ A pointer is the small text blob git stores in place of a file tracked by LFS::
     oid sha256:<64 lower-case hex digits>
     size <bytes>
 
-git-lfs treats only blobs under 1024 bytes as candidate pointers and insists on
-``version`` first and the other keys sorted; this parser is as strict, so a file
-that merely looks like a pointer is not mistaken for one (``check`` would then
-call a real 20 GB object "small"). Pure functions, no I/O.
+git-lfs treats only blobs under 1024 bytes as candidate pointers and takes only
+``version``, then extension lines (``ext-<digit>-<name>``), then ``oid`` and
+``size``, nothing else; this parser is as strict (and takes extension lines
+only before ``oid``), so a file that merely looks like a pointer is not mistaken
+for one (``check`` would then call a real 20 GB object "small", and ``git hf
+clone`` would write the object where git's checkout writes the text). A pointer
+with extensions is smudged by git-lfs through the extension's program, not to
+the object's bytes: :attr:`Pointer.extended` says so. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ SPEC_URLS = ("https://git-lfs.github.com/spec/v1", "https://hawser.github.com/sp
 _KEY = re.compile(r"^[a-z0-9.-]+\Z")  # \Z, not $: no trailing newline
 _OID = re.compile(r"^sha256:([0-9a-f]{64})\Z")
 _SIZE = re.compile(r"^(0|[1-9][0-9]*)\Z")
+_EXT = re.compile(r"^ext-[0-9]-[A-Za-z0-9_]+\Z")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Pointer:
 
     oid: str
     size: int
+    extended: bool = False   # ext-N-name lines: git-lfs's smudge runs their programs over the object
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9a-f]{64}", self.oid):
@@ -63,11 +69,11 @@ def parse(data: bytes) -> Pointer | None:
         return None
     rest = fields[1:]
     keys = [k for k, _ in rest]
-    if keys != sorted(keys) or len(set(keys)) != len(keys):
+    if keys != sorted(keys) or len(set(keys)) != len(keys) or [k for k in keys if not _EXT.match(k)] != ["oid", "size"]:
         return None
     values = dict(rest)
     oid = _OID.match(values.get("oid", ""))
     size = _SIZE.match(values.get("size", ""))
     if not oid or not size:
         return None
-    return Pointer(oid.group(1), int(size.group(1)))
+    return Pointer(oid.group(1), int(size.group(1)), extended=len(keys) > 2)

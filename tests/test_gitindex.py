@@ -97,3 +97,19 @@ def test_an_index_git_wrote_without_its_checksum_keeps_none(repo):
     rewritten = gitindex.with_stat(skipped, {entries[b"a.txt"].offset: st})
     assert rewritten[-20:] == bytes(20) and len(rewritten) == len(data)
     assert gitindex.with_stat(data, {entries[b"a.txt"].offset: st})[-20:] != bytes(20)
+
+
+def test_files_stamped_by_a_clock_far_ahead_give_up_within_the_limit_and_leave_the_index_alone(repo):
+    """Files from a skewed clock (a network file system's server) would have the index wait as long as the
+    skew: the wait stops at MTIME_WAIT_S, the index is unchanged and unlocked (git's checkout then does it)."""
+    import time
+
+    index = repo / ".git" / "index"
+    data = index.read_bytes()
+    ahead_ns = time.time_ns() + 30 * 10**9
+    started = time.monotonic()
+    with pytest.raises(gitindex.IndexUnusable, match="clock"):
+        with gitindex.IndexLock(index) as lock:
+            lock.commit(data, ahead_ns)
+    assert time.monotonic() - started < gitindex.MTIME_WAIT_S + 2
+    assert index.read_bytes() == data and not (repo / ".git" / "index.lock").exists()

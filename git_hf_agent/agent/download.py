@@ -125,6 +125,11 @@ class DownloadEngine(PooledEngine):
             self.prefetch.close()
         self.transport.close()
 
+    def stop(self) -> None:
+        """Make every download of this engine end soon with :class:`Cancelled` (at its next block, retry
+        or wait); what arrived stays on disk, journaled, for the next run."""
+        self.policy.cancel.set()
+
     def warm(self) -> None:
         """Resolve the LFS endpoint and sweep old temp files before the first object arrives."""
         self._sweep()
@@ -417,6 +422,7 @@ class _Download:
 
     def _blank(self) -> None:
         """Make the temp file ``size`` bytes of zeros (a sparse file: no data written)."""
+        self._forget_mirror()
         try:
             os.ftruncate(self.fd, 0)
             os.ftruncate(self.fd, self.job.size)
@@ -425,6 +431,7 @@ class _Download:
 
     def _discard(self) -> None:
         """Forget everything received: empty temp file, no journal."""
+        self._forget_mirror()
         try:
             os.ftruncate(self.fd, 0)
         except OSError as exc:
@@ -434,6 +441,12 @@ class _Download:
         except FileNotFoundError:
             pass
         self.cancel = threading.Event()
+
+    def _forget_mirror(self) -> None:
+        """The temp file starts over, so the work tree copy made from it so far no longer counts (a single
+        stream never fills it: the object is then copied after its download)."""
+        if self.job.mirror is not None:
+            self.job.mirror.reset()
 
     # -- one stream ---------------------------------------------------------------------------
     def _single(self) -> None:
@@ -496,8 +509,12 @@ class _Download:
     def _run_all(self, spans: list[Span], fn: Callable[[Span], None]) -> None:
         run_all(self.e.pool, fn, spans, self.cancel, (_NoRanges, ObjectFailed), window=self.e.per_object)
 
+    def _stopped(self) -> bool:
+        """This object failed elsewhere (its ``cancel``) or the engine is stopping (the policy's)."""
+        return self.cancel.is_set() or self.policy.cancel.is_set()
+
     def _fetch_span(self, span: Span, total: int, journal: RangeJournal, hasher: InOrderHasher) -> None:
-        if self.cancel.is_set():
+        if self._stopped():
             raise Cancelled()
         reached = [0]   # bytes of this span on disk; a retry continues from there
 
@@ -562,7 +579,7 @@ class _Download:
         chunks = resp.iter_content(BLOCK)
         began = time.monotonic()
         while True:
-            if self.cancel.is_set():
+            if self._stopped():
                 raise Cancelled()
             try:
                 block = next(chunks)

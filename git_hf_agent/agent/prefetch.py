@@ -41,29 +41,43 @@ BATCH = 100
 MARGIN = 60.0   # seconds an action must still be valid to be used from the cache
 
 
-def head_pointers(cwd: str | None = None) -> list[tuple[str, int]]:
+class ListingFailed(Exception):
+    """git could not list HEAD's LFS pointers (the message says why)."""
+
+
+def head_pointers(cwd: str | None = None, *, strict: bool = False) -> list[tuple[str, int]]:
     """HEAD's LFS pointers (oid, size), each object once, in path order.
 
     Objects already in place are not left out here but where the list is used: it
     is read once per process, and an object asked for may be in place by the time
     the list is read (another agent finished it), yet still belongs to the checkout."""
     found, seen = [], set()
-    for _path, oid, size in head_pointer_paths(cwd):
+    for _path, oid, size in head_pointer_paths(cwd, strict=strict):
         if oid not in seen:
             seen.add(oid)
             found.append((oid, size))
     return found
 
 
-def head_pointer_paths(cwd: str | None = None) -> list[tuple[bytes, str, int]]:
+def head_pointer_paths(cwd: str | None = None, *, strict: bool = False) -> list[tuple[bytes, str, int]]:
     """(path, oid, size) of every LFS pointer blob in HEAD's tree, in path order (``git ls-tree`` plus
-    ``git cat-file --batch``); an empty list when git fails."""
-    try:
-        tree = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"], cwd=cwd, capture_output=True, timeout=120)
-    except (OSError, subprocess.SubprocessError):
+    ``git cat-file --batch``). When git fails: an empty list (the agent's fetching ahead is only a
+    help), or with ``strict`` (``git hf clone``, whose whole download is this list) :class:`ListingFailed`,
+    and no time limit."""
+    def failed(why: str) -> list:
+        if strict:
+            raise ListingFailed(why)
         return []
+
+    try:
+        tree = subprocess.run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"], cwd=cwd, capture_output=True,
+                              timeout=None if strict else 120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return failed(f"git ls-tree: {exc}")
+    if tree.returncode != 0:
+        return failed(f"git ls-tree: {tree.stderr.decode(errors='replace').strip()[:300]}")
     blobs, paths = [], []
-    for record in tree.stdout.split(b"\0") if tree.returncode == 0 else []:
+    for record in tree.stdout.split(b"\0"):
         meta, _, path = record.partition(b"\t")
         fields = meta.split()
         if len(fields) == 4 and fields[1] == b"blob" and fields[3].isdigit() and int(fields[3]) < MAX_POINTER_SIZE:
@@ -73,14 +87,16 @@ def head_pointer_paths(cwd: str | None = None) -> list[tuple[bytes, str, int]]:
         return []
     try:
         cat = subprocess.run(["git", "cat-file", "--batch"], cwd=cwd, input=b"\n".join(blobs) + b"\n",
-                             capture_output=True, timeout=300)
-    except (OSError, subprocess.SubprocessError):
-        return []
+                             capture_output=True, timeout=None if strict else 300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return failed(f"git cat-file: {exc}")
     found, data, pos = [], cat.stdout, 0
     for path in paths:
         end = data.find(b"\n", pos)
         header = data[pos:end].split()
         if end < 0 or len(header) != 3 or not header[2].isdigit():
+            if strict:
+                raise ListingFailed(f"git cat-file answered {data[pos:pos + 80]!r} for {os.fsdecode(path)}")
             break
         size = int(header[2])
         pointer = parse_pointer(data[end + 1:end + 1 + size])

@@ -176,9 +176,13 @@ class InOrderHasher:
             return self._sha.hexdigest()
 
     def stop(self) -> None:
+        """Stop hashing and wait for the thread: once this returns nothing reads the temp file or writes
+        the mirror any more (their fds may be closed and their numbers reused by another object's files)."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
 
 
 class Mirror:
@@ -186,11 +190,13 @@ class Mirror:
 
     ``git hf clone`` gives one to a big object's download so the work tree's copy
     is made while later ranges still arrive, instead of after the whole object.
-    Ranges come in file order (:class:`InOrderHasher`); a range starting at 0
-    again (the object refetched from zero after a sha256 mismatch) starts the
-    copy over. A copy error is kept, never raised into the download. The file
-    is whole only when :meth:`complete` says so, and holds verified bytes only
-    once the download itself succeeded.
+    Ranges come in file order (:class:`InOrderHasher`); whenever the download
+    starts its temp file over (a sha256 mismatch, a server that ignores
+    ``Range``) it calls :meth:`reset`, and only ranges copied since count, so a
+    copy of bytes that failed their check is never taken for a whole one. A copy
+    error is kept, never raised into the download. The file is whole only when
+    :meth:`complete` says so, and holds verified bytes only once the download
+    itself succeeded.
     """
 
     def __init__(self, path: Path, size: int) -> None:
@@ -199,9 +205,13 @@ class Mirror:
         self.error: OSError | None = None
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
 
+    def reset(self) -> None:
+        """The download starts over: nothing copied so far counts."""
+        self.covered, self.error = 0, None
+
     def copy(self, source_fd: int, span: Span) -> None:
         if span.start == 0:
-            self.covered, self.error = 0, None
+            self.reset()
         if self.error is not None or self._fd is None or span.start != self.covered:
             return
         try:

@@ -4,7 +4,7 @@ The clone itself always runs with ``GIT_LFS_SKIP_SMUDGE=1`` (the checkout holds
 pointers, whatever the user's global git-lfs setup). Then ``git hf init`` runs on
 the new repo (all but the ``.gitattributes`` additions, so a fresh clone stays
 clean), then every LFS file of HEAD is fetched straight into the object store by
-the agent's engine and checked out by git through the smudge filter
+the agent's engine and written into the work tree and git's index
 (:mod:`git_hf_agent.cli.lfsfetch`: no second hash by git-lfs); with ``--include``
 ``git lfs pull`` fetches only the files matching (remembered as
 ``lfs.fetchinclude``); with ``--lazy`` none (remembered by installing git-lfs with
@@ -14,8 +14,12 @@ the agent's engine and checked out by git through the smudge filter
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit
 
 import click
@@ -117,8 +121,9 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
     else:
         ready: dict[str, Path] = {}   # big objects' work tree copies, made while they download
         try:
-            fetch_head_objects(target, lambda line: click.echo(line, err=True), ready=ready)
-            check_out(target, ready)
+            with _hangup_as_interrupt():
+                fetch_head_objects(target, lambda line: click.echo(line, err=True), ready=ready)
+                check_out(target, ready)
         finally:
             for leftover in ready.values():
                 leftover.unlink(missing_ok=True)
@@ -127,6 +132,26 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
                    "later pulls fetch only those; `git config --unset lfs.fetchinclude && git lfs pull` fetches the rest)")
     else:
         click.echo(f"cloned {shown} into {target} with all LFS files")
+
+
+@contextmanager
+def _hangup_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal or ssh session) stop the download as Ctrl-C does, so git's
+    ``index.lock``, temp files and unused work tree copies are removed on the way out instead of being
+    left to block every later git command in the clone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    before = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def remember_selection(repo: Path, lazy: bool, patterns: str) -> None:

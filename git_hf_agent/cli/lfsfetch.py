@@ -82,7 +82,7 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
 
     with _inside(repo):
         storage = lfs_dir()
-        missing = [(oid, size) for oid, size in head_pointers() if not object_path(storage, oid).is_file()]
+        missing = [(oid, size) for oid, size in _listed(head_pointers, repo) if not object_path(storage, oid).is_file()]
         if not missing:
             return 0, 0
         total = sum(size for _, size in missing)
@@ -105,6 +105,9 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         def one(item: tuple[str, int]) -> None:
             oid, size = item
             mirror = _mirror(mirror_path(engine.temp_dir, oid), size) if ready is not None and size > range_size else None
+            if mirror is not None:
+                ready[oid] = mirror.path   # listed at once: the caller removes it whatever happens, even while
+                # this thread still runs (a failure elsewhere or Ctrl-C does not wait for it)
             try:
                 handed = engine.download(Job(oid, size, None, progress.emit, mirror=mirror))
             except ObjectFailed as failed:
@@ -112,7 +115,6 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             finally:
                 if mirror is not None:
                     mirror.close()
-                    ready[oid] = mirror.path   # listed at once: the caller removes it whatever happens
             if mirror is not None and not mirror.complete():
                 ready.pop(oid).unlink(missing_ok=True)   # check_out copies the object instead
             target = object_path(storage, oid)
@@ -121,14 +123,26 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
             progress.done(size)
 
         try:
-            _each(one, small, workers, "git-hf-clone")
-            _each(one, big, at_once, "git-hf-clone-big")
+            _each(one, small, workers, "git-hf-clone", engine.stop)
+            _each(one, big, at_once, "git-hf-clone-big", engine.stop)
         finally:
             progress.close()
             engine.close()
             log.close()
             quiet.close()
         return len(missing), total
+
+
+def _listed(lister, repo: Path) -> list:
+    """HEAD's LFS pointers as ``lister`` gives them, or HfError: a clone that could not list them would
+    otherwise report every file downloaded while leaving pointers."""
+    from git_hf_agent.agent.prefetch import ListingFailed
+
+    try:
+        return lister(strict=True)
+    except ListingFailed as exc:
+        raise HfError(f"could not list the LFS files of {repo} ({exc})",
+                      f"run `git lfs pull` in {repo} to download them") from None
 
 
 def concurrent_objects() -> int:
@@ -144,15 +158,23 @@ def concurrent_objects() -> int:
     return max(1, min(value, MAX_CONCURRENT))
 
 
-def _each(one: Callable[[tuple[str, int]], None], items: list[tuple[str, int]], workers: int, name: str) -> None:
-    """``one(item)`` for every item, ``workers`` at a time; the first failure stops the rest and is raised."""
+def _each(one: Callable[[tuple[str, int]], None], items: list[tuple[str, int]], workers: int, name: str,
+          stop: Callable[[], None]) -> None:
+    """``one(item)`` for every item, ``workers`` at a time. The first failure, Ctrl-C or SIGTERM calls
+    ``stop`` (downloads still running end at their next block; what arrived is kept for ``git lfs pull``)
+    and is raised at once, without waiting for them."""
     if not items:
         return
-    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    try:
         for future in cf.as_completed([pool.submit(one, item) for item in items]):
             if future.exception() is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
                 raise future.exception()
+    except BaseException:
+        stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _mirror(path: Path, size: int):
@@ -236,7 +258,7 @@ def check_out(repo: Path, ready: dict[str, Path] | None = None) -> None:
 
     with _inside(repo):
         storage = lfs_dir()
-        local = [(path, oid, object_path(storage, oid)) for path, oid, _size in head_pointer_paths()]
+        local = [(path, oid, object_path(storage, oid)) for path, oid, _size in _listed(head_pointer_paths, repo)]
         local = [item for item in local if item[2].is_file()]
         try:
             placed = lfsworktree.place(local, ready)

@@ -86,11 +86,35 @@ def pointer_text(name: str) -> bytes | None:
     return content if len(content) <= MAX_POINTER_SIZE else None
 
 
-def _still_pointer(name: str, entry: gitindex.Entry, oid: str, object_format: str) -> bool:
-    """The work tree file is a regular file holding exactly the pointer blob the index records, for ``oid``."""
+def _still_pointer(name: str, entry: gitindex.Entry, oid: str, object_format: str):
+    """The pointer in work tree file ``name`` when it is a regular file holding exactly the pointer blob the
+    index records, for ``oid``, without extensions (git-lfs smudges those through their programs); else None."""
     content = pointer_text(name)
     pointer = parse_pointer(content) if content is not None else None
-    return pointer is not None and pointer.oid == oid and _blob_id(content, object_format) == entry.oid
+    if pointer is None or pointer.extended or pointer.oid != oid or _blob_id(content, object_format) != entry.oid:
+        return None
+    return pointer
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (another thread may be creating files meanwhile)."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)   # no /proc: the classic way, briefly
+    os.umask(umask)
+    return umask
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _inside_work_tree(name: str) -> bool:
@@ -144,8 +168,7 @@ def place(pointers: list[tuple[bytes, str, Path]], ready: dict[str, Path] | None
     if not pointers:
         return set()
     ready = ready if ready is not None else {}
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     object_format, index = _repo_facts()
     lfs_paths = _written_as_is([p for p, _, _ in pointers])
     done: set[bytes] = set()
@@ -161,9 +184,13 @@ def place(pointers: list[tuple[bytes, str, Path]], ready: dict[str, Path] | None
             for path, oid, source in pointers:
                 entry, name = entries.get(path), os.fsdecode(path)
                 if (path not in lfs_paths or entry is None or entry.mode not in (REGULAR, EXECUTABLE)
-                        or not _inside_work_tree(name) or not _still_pointer(name, entry, oid, object_format)):
+                        or not _inside_work_tree(name)):
                     continue
-                prepared = ready.pop(oid, None)
+                pointer = _still_pointer(name, entry, oid, object_format)
+                prepared = ready.get(oid)
+                if pointer is None or (prepared is None and _size(source) != pointer.size):
+                    continue   # git's checkout (git-lfs's smudge refetches an object of the wrong size)
+                ready.pop(oid, None)
                 try:
                     st = _move(prepared, name, entry.mode, umask) if prepared else _copy(source, name, entry.mode)
                 except OSError:

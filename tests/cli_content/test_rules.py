@@ -26,6 +26,13 @@ def test_pointer_round_trip_and_strictness():
     assert lfspointer.parse(pointer.text().replace(OID, OID.upper()).encode()) is None
     assert lfspointer.parse(b"hello\n") is None
     assert lfspointer.parse(pointer.text().encode() + b" " * 1024) is None
+    head, rest = pointer.text().split("\n", 1)
+    # git-lfs takes no key but version, ext-N-name, oid and size: an unknown one makes it smudge the text as is
+    assert lfspointer.parse(f"{head}\naa 1\n{rest}".encode()) is None
+    assert lfspointer.parse(pointer.text().encode() + b"zz 1\n") is None
+    # an extension line: still a pointer (its object is fetched), but smudged through the extension's program
+    extended = lfspointer.parse(f"{head}\next-0-foo sha256:{'b' * 64}\n{rest}".encode())
+    assert extended == lfspointer.Pointer(OID, 6 * 1024**3, extended=True) and not pointer.extended
 
 
 @pytest.mark.parametrize("size,lfs,binary,expected", [

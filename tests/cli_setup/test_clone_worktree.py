@@ -9,12 +9,17 @@ handle (a split index) still give a correct clone through git's checkout.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import stat
+import subprocess
+import time
 
 import pytest
 
 from tests.cli_setup.conftest import hf
-from tests.support import authed, create_repo, git
+from git_hf_agent.localhub.process import ServeProcess
+from tests.support import TOKEN, USER, authed, create_repo, git
 
 pytestmark = pytest.mark.e2e
 POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
@@ -97,14 +102,18 @@ def assert_checked_out(target, files, url):
 def test_clone_writes_the_files_and_git_sees_them_unchanged_without_hashing_them(varied, tmp_path, version, agent_args):
     hub, files = varied
     target = clone(hub, tmp_path, index_version=version, lfs_customtransfer_multipart_args=agent_args)
+    # The index's stat data, as git hf clone wrote it (before any other git command refreshes it), matches the
+    # files written: git neither lists them as changed nor cleans them again.
+    index = (target / ".git" / "index").read_bytes()
+    assert git(*NO_CLEAN, "--no-optional-locks", "diff-files", "--name-only", "--", "run.bin", "sub dir",
+               cwd=target).stdout == ""
+    assert (target / ".git" / "index").read_bytes() == index
     assert not [p for p in (target / ".git").rglob("*") if p.name.endswith(".worktree")]   # no copy left behind
 
     assert_checked_out(target, files, f"{hub.url}/alice/varied")
-    assert (target / ".git" / "index").read_bytes()[4:8] == int(version).to_bytes(4, "big")
+    assert index[4:8] == int(version).to_bytes(4, "big")
     big = (target / "sub dir" / "w é.bin").stat()
     assert big.st_nlink == 1   # a copy, never a link into .git/lfs/objects a user's edit would damage
-    # The index's stat data matches the files written: git neither lists them as changed nor cleans them again.
-    assert git(*NO_CLEAN, "diff-files", "--name-only", "--", "run.bin", "sub dir", cwd=target).stdout == ""
 
 
 def test_a_split_index_is_left_to_gits_checkout(varied, tmp_path):
@@ -130,3 +139,47 @@ def test_big_objects_download_side_by_side_like_git_lfs_agents(start_hub, tmp_pa
     at_once = hub.stats()["downloads_at_once"]
     assert (at_once == most) if transfers else (2 < at_once <= most)
     assert_checked_out(target, files, f"{hub.url}/alice/varied")
+
+
+def test_a_clone_stopped_by_sigterm_cleans_up_and_git_lfs_pull_finishes_it(start_hub, tmp_path):
+    """SIGTERM (a closed ssh session, a job scheduler) mid-download: `git hf clone` stops at once like Ctrl-C,
+    leaves no index.lock or temp file that would block git in the clone, and `git lfs pull` completes it."""
+    seeding = start_hub()
+    url = create_repo(seeding.url, "alice/slow")
+    src = tmp_path / "seed"
+    git("clone", "-q", authed(url), str(src))
+    git("lfs", "install", "--local", cwd=src)
+    git("lfs", "track", "*.bin", cwd=src)
+    data = os.urandom(12 << 20)
+    (src / "big.bin").write_bytes(data)
+    git("add", ".", cwd=src)
+    git("commit", "-q", "-m", "big", cwd=src)
+    git("push", "-q", authed(url), "main", cwd=src)
+    seeding.stop()
+    # the same Hub, now slow: each 512 KiB range takes about 1.7 s, 24 of them, 10 at a time
+    hub = ServeProcess("--conn-rate", "300KB", root=seeding.root, tokens={USER: TOKEN})
+    try:
+        stop_a_clone_and_finish_it(hub, tmp_path / "c", data)
+    finally:
+        hub.stop()
+
+
+def stop_a_clone_and_finish_it(hub, target, data):
+    """SIGTERM `git hf clone` of alice/slow once its download is under way; check what it leaves; pull."""
+    env = {**os.environ, "HF_ENDPOINT": hub.url, **config_env(lfs_customtransfer_multipart_args="--range-size 512KiB")}
+    # git-hf itself: `git hf` would pass the signal on to it, but report its own death by the signal
+    proc = subprocess.Popen([shutil.which("git-hf"), "clone", "alice/slow", str(target)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list((target / ".git" / "lfs").rglob("*.download")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130 and "aborted" in err, err
+    assert not (target / ".git" / "index.lock").exists()
+    assert not list(target.rglob(".git-hf-*.tmp")) and not list((target / ".git").rglob("*.worktree"))
+    git("lfs", "pull", cwd=target, env=env)   # through the agent, which continues from the ranges on disk
+    assert (target / "big.bin").read_bytes() == data
+    assert git("status", "--porcelain", cwd=target).stdout == ""

@@ -403,3 +403,40 @@ def test_temp_files_of_an_object_in_place_are_swept_only_when_no_agent_is_fetchi
     assert (downloads / f"{busy}.download").exists() and (downloads / f"{busy}.download.lock").exists()
     assert not (downloads / f"{idle}.download").exists()
     fetching.close()
+
+
+def test_git_hf_clones_work_tree_copy_of_bytes_that_failed_their_check_is_never_taken_for_whole(repo, rsps):
+    """The copy `git hf clone` makes while a big object downloads (ranges.Mirror): round one's bytes are wrong
+    and fully copied, then the server stops honouring Range and the object comes right as one stream. The
+    copy must not claim to be whole, or the clone would move the wrong bytes into the work tree."""
+    from git_hf_agent.agent.dlbatch import DownloadBatch
+    from git_hf_agent.agent.download import DownloadEngine, Job
+    from git_hf_agent.agent.http import Transport
+    from git_hf_agent.agent.log import Log
+    from git_hf_agent.agent.ranges import Mirror
+    from git_hf_agent.agent.retry import Policy
+    from git_hf_agent.agent.state import lfs_dir, mirror_path
+
+    data = blob(2 * MIB)
+    hub = FakeStorage(rsps, data)
+    corrupt = bytearray(data)
+    corrupt[10] ^= 0xFF
+
+    def stop_honouring_range(_request):
+        hub.ranges = False
+
+    hub.faults = [lambda request: hub.serve(request, bytes(corrupt))] * 2 + [stop_honouring_range]
+    log = Log(None, stderr=io.StringIO())
+    transport = Transport(log, parallel=4, timeout=5)
+    engine = DownloadEngine(transport, Policy(max_attempts=3, backoff=0), DownloadBatch(transport, "origin"), log,
+                            parallel=4, storage=lfs_dir(), range_size=MIB, ahead=0)
+    mirror = Mirror(mirror_path(engine.temp_dir, hub.oid), len(data))
+    try:
+        handed = engine.download(Job(hub.oid, len(data), hub.action(), lambda _so_far, _since: None, mirror=mirror))
+    finally:
+        mirror.close()
+        engine.close()
+
+    assert open(handed, "rb").read() == data
+    assert any("Range" not in h for _, h in hub.gets)               # the second round was one stream
+    assert not mirror.complete() or mirror.path.read_bytes() == data
