@@ -164,7 +164,8 @@ class IndexLock:
         modified ("racy") and compares its content, through the clean filter, and git built without
         nanosecond times compares whole seconds. So this waits up to a second (never past
         ``MTIME_WAIT_S``: files stamped by a clock far ahead, as on a skewed network file system,
-        give up with IndexUnusable and git's checkout writes the files instead)."""
+        give up with IndexUnusable and leave the index as it was; git then compares those files'
+        content, through the clean filter, on its next look at them, which is slower but right)."""
         assert self.fd is not None
         view = memoryview(data)
         while view:

@@ -125,7 +125,7 @@ def cli(source: str, directory: Path | None, lazy: bool, includes: tuple[str, ..
                 fetch_head_objects(target, lambda line: click.echo(line, err=True), ready=ready)
                 check_out(target, ready)
         finally:
-            for leftover in ready.values():
+            for leftover in list(ready.values()):   # a copy: download threads may still add or drop one
                 leftover.unlink(missing_ok=True)
     if patterns:
         click.echo(f"cloned {shown} into {target} with the LFS files matching {patterns} (kept as lfs.fetchinclude, so "

@@ -9,6 +9,18 @@ import pytest
 from tests.support import authed, create_repo, git
 
 
+def push_lfs_files(url: str, work: Path, files: dict[str, bytes]) -> None:
+    """Clone ``url`` to ``work`` with the test token, track ``*.bin`` in LFS, commit ``files`` and push."""
+    git("clone", "-q", authed(url), str(work))
+    git("lfs", "install", "--local", cwd=work)
+    git("lfs", "track", "*.bin", cwd=work)
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "seed", cwd=work)
+    git("push", "-q", authed(url), "main", cwd=work)
+
+
 def hf(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
        input: str | None = None):
     """Run the real `git hf ...` (console script on PATH) and return the completed process."""

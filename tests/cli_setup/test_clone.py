@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli_setup.conftest import hf
+from tests.cli_setup.conftest import hf, push_lfs_files
 from git_hf_agent.localhub.process import ServeProcess
 from git_hf_agent.units import format_size
 from tests.support import TOKEN, USER, authed, create_repo, git, start_from_hub
@@ -51,15 +51,7 @@ def test_full_clone_fetches_each_object_once_and_checks_out_even_when_git_lfs_sk
 
 def test_full_clone_whose_download_keeps_failing_says_which_file_and_how_to_go_on(start_hub, tmp_path):
     healthy = start_hub()
-    url = create_repo(healthy.url, "alice/flaky")
-    src = tmp_path / "seed"
-    git("clone", "-q", authed(url), str(src))
-    git("lfs", "install", "--local", cwd=src)
-    git("lfs", "track", "*.bin", cwd=src)
-    (src / "w.bin").write_bytes(b"w" * 5000)
-    git("add", ".", cwd=src)
-    git("commit", "-q", "-m", "w", cwd=src)
-    git("push", "-q", authed(url), "main", cwd=src)
+    push_lfs_files(create_repo(healthy.url, "alice/flaky"), tmp_path / "seed", {"w.bin": b"w" * 5000})
     healthy.stop()
     hub = ServeProcess("--fault", "download:500:1", root=healthy.root, tokens={USER: TOKEN})
     quick = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "lfs.customtransfer.multipart.args",

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.cli_setup.conftest import hf
+from tests.cli_setup.conftest import hf, push_lfs_files
 from git_hf_agent.localhub.process import ServeProcess
 from tests.support import TOKEN, USER, authed, create_repo, git
 
@@ -145,16 +145,8 @@ def test_a_clone_stopped_by_sigterm_cleans_up_and_git_lfs_pull_finishes_it(start
     """SIGTERM (a closed ssh session, a job scheduler) mid-download: `git hf clone` stops at once like Ctrl-C,
     leaves no index.lock or temp file that would block git in the clone, and `git lfs pull` completes it."""
     seeding = start_hub()
-    url = create_repo(seeding.url, "alice/slow")
-    src = tmp_path / "seed"
-    git("clone", "-q", authed(url), str(src))
-    git("lfs", "install", "--local", cwd=src)
-    git("lfs", "track", "*.bin", cwd=src)
     data = os.urandom(12 << 20)
-    (src / "big.bin").write_bytes(data)
-    git("add", ".", cwd=src)
-    git("commit", "-q", "-m", "big", cwd=src)
-    git("push", "-q", authed(url), "main", cwd=src)
+    push_lfs_files(create_repo(seeding.url, "alice/slow"), tmp_path / "seed", {"big.bin": data})
     seeding.stop()
     # the same Hub, now slow: each 512 KiB range takes about 1.7 s, 24 of them, 10 at a time
     hub = ServeProcess("--conn-rate", "300KB", root=seeding.root, tokens={USER: TOKEN})
