@@ -37,6 +37,7 @@ class Live:
         self._block: list[str] = []
         self._last = float("-inf")
         self._printed: list[str] = []
+        self._closed = False
         self._lock = threading.Lock()
 
     def log(self, line: str) -> None:
@@ -47,8 +48,11 @@ class Live:
             self._draw()
 
     def update(self, lines: list[str], force: bool = False) -> None:
-        """Make ``lines`` the status block; shown now if the interval has passed (or ``force``)."""
+        """Make ``lines`` the status block; shown now if the interval has passed (or ``force``). Nothing
+        once closed: a worker thread still winding down after Ctrl-C must not draw below the last words."""
         with self._lock:
+            if self._closed:
+                return
             self._block = list(lines)
             now = self.clock()
             if not force and now - self._last < self.interval:
@@ -66,6 +70,7 @@ class Live:
         with self._lock:
             self._erase()
             self._block = []
+            self._closed = True
 
     # -- terminal ------------------------------------------------------------------------
     def _erase(self) -> None:
