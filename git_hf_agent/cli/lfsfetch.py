@@ -30,6 +30,7 @@ from git_hf_agent.units import format_size
 
 DEFAULT_CONCURRENT = 8   # git-lfs's lfs.concurrenttransfers default
 MAX_CONCURRENT = 16
+MAX_RANGES = 128         # range downloads in flight at once in git hf clone (each holds up to a 1 MiB block)
 
 
 @contextmanager
@@ -92,7 +93,8 @@ def fetch_head_objects(repo: Path, say: Callable[[str], None], *, remote: str = 
         workers = 2 * a.parallel   # objects of one range or less at a time (each one GET)
         small = [item for item in missing if item[1] <= range_size]
         big = [item for item in missing if item[1] > range_size]
-        at_once = max(1, min(concurrent_objects(), len(big)))   # big objects at once, each with --parallel ranges
+        # big objects at once, each with --parallel ranges; never more than MAX_RANGES connections in all
+        at_once = max(1, min(concurrent_objects(), len(big), MAX_RANGES // a.parallel))
         quiet = open(os.devnull, "w")   # the agent's human lines are for GIT_TRACE; the log file keeps the events
         log = Log(a.log or str(storage / "logs" / LOG_NAME), verbose=a.verbose, stderr=quiet)
         transport = Transport(log, parallel=max(at_once * a.parallel, workers), timeout=a.timeout)
