@@ -210,8 +210,6 @@ class Mirror:
         self.covered, self.error = 0, None
 
     def copy(self, source_fd: int, span: Span) -> None:
-        if span.start == 0:
-            self.reset()
         if self.error is not None or self._fd is None or span.start != self.covered:
             return
         try:

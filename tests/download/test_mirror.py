@@ -37,7 +37,8 @@ def test_the_copy_is_the_object_whatever_order_the_ranges_land_in(tmp_path):
 def test_a_refetch_from_zero_starts_the_copy_over(tmp_path):
     bad, good = os.urandom(5 * 4096), os.urandom(5 * 4096)
     mirror = Mirror(tmp_path / "copy", len(good))
-    run(tmp_path, bad, mirror, seed=1)            # digest mismatch: the download discards and fetches again
+    run(tmp_path, bad, mirror, seed=1)            # digest mismatch: the download discards and fetches again,
+    mirror.reset()                                # telling the copy so (download._Download._forget_mirror)
     run(tmp_path, good, mirror, seed=2)
     mirror.close()
     assert mirror.complete() and (tmp_path / "copy").read_bytes() == good
